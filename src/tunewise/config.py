@@ -1,0 +1,205 @@
+"""The run configuration: nested, typed, validated once, with dotted overrides.
+
+A config comes from defaults, then an optional YAML file, then CLI flags, then dotted
+overrides like ``train.lr=3e-5``; all errors are collected and reported at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tunewise.errors import UserError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    name: str = "minilm"
+    """Packaged model name (see `tunewise models`), a local directory, or a hub id."""
+    max_length: int = Field(128, ge=8, le=8192)
+    """Longest input in tokens; longer inputs are truncated and the share is reported."""
+
+
+class SplitConfig(_Section):
+    dev: float = Field(0.1, ge=0.0, lt=1.0)
+    """Share of train held out as dev when no dev file is given."""
+    test: float = Field(0.1, ge=0.0, lt=1.0)
+    """Share of train held out as test when no test file is given."""
+    seed: int = 0
+    """Seed of the stratified split."""
+
+    @model_validator(mode="after")
+    def _shares(self) -> SplitConfig:
+        if self.dev + self.test >= 0.9:
+            raise ValueError("split.dev + split.test must leave at least 10% for training")
+        return self
+
+
+class DataConfig(_Section):
+    train: Path | None = None
+    """Training file (CSV, TSV, JSONL or Parquet)."""
+    dev: Path | None = None
+    """Dev file; split from train when absent."""
+    test: Path | None = None
+    """Test file; split from train when absent."""
+    text_column: str = "text"
+    """Column holding the text."""
+    text_pair_column: str | None = None
+    """Column holding the second text of a sentence pair (optional)."""
+    label_column: str = "label"
+    """Column holding the label (a string, an int, or for multi-label a list)."""
+    label_sep: str = "|"
+    """Separator of labels inside one CSV/TSV cell, for multi-label data."""
+    split: SplitConfig = SplitConfig()
+    """How to split train when dev or test is missing."""
+
+
+class TaskConfig(_Section):
+    type: Literal["classification"] = "classification"
+    """The task; classification is the one that exists now."""
+    multi_label: bool = False
+    """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
+    class_weights: Literal["none", "balanced"] | list[float] = "none"
+    """Loss weights per class: none, balanced (inverse frequency), or explicit list."""
+
+
+class TrainConfig(_Section):
+    epochs: float = Field(3, gt=0)
+    """Passes over the training data (fractions allowed)."""
+    max_steps: int | None = Field(None, ge=1)
+    """Stop after this many optimizer steps (overrides epochs when smaller)."""
+    batch_size: int = Field(32, ge=1)
+    """Examples per forward pass, per process."""
+    grad_accum: int = Field(1, ge=1)
+    """Forward passes per optimizer step."""
+    lr: float = Field(5e-5, gt=0, lt=1)
+    """Peak learning rate of AdamW."""
+    weight_decay: float = Field(0.01, ge=0)
+    """AdamW weight decay (not applied to biases and LayerNorm)."""
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    """Share of steps spent warming the learning rate up linearly; then linear decay."""
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    """Gradient clipping norm; null disables clipping."""
+    bf16: bool = True
+    """bf16 autocast for forward/backward (weights and optimizer stay fp32)."""
+    group_by_length: bool = True
+    """Batch examples of similar length together so little compute goes to padding."""
+    eval_every: int | None = Field(None, ge=1)
+    """Evaluate on dev every N optimizer steps; null means once per epoch."""
+    checkpoint_every: int | None = Field(100, ge=1)
+    """Write a resumable checkpoint every N optimizer steps (and at each evaluation)."""
+    early_stopping_patience: int | None = Field(None, ge=1)
+    """Stop after this many evaluations without improvement; null disables."""
+    metric: str = "auto"
+    """Dev metric that picks the best checkpoint; auto = accuracy (macro_f1 for multi-label)."""
+    seed: int = 42
+    """Seed of weights init, data order and dropout; two runs with one seed are identical."""
+    threads: int | None = Field(None, ge=1)
+    """torch CPU threads; null leaves torch's default."""
+
+
+class Config(_Section):
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    task: TaskConfig = TaskConfig()
+    train: TrainConfig = TrainConfig()
+    out: Path | None = None
+    """Run directory; a fresh one under runs/ when absent."""
+
+    @field_validator("out", mode="before")
+    @classmethod
+    def _out(cls, v: Any) -> Any:
+        return None if v in ("", None) else v
+
+
+def _format_errors(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "config"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        parts.append(f"{loc}: {msg}")
+    return "invalid config: " + "; ".join(parts)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Split ``train.lr=3e-5`` into (["train", "lr"], 3e-5) with YAML typing of the value."""
+    if "=" not in item:
+        raise UserError(f"override {item!r}: expected KEY=VALUE, e.g. train.lr=3e-5")
+    key, raw = item.split("=", 1)
+    if not key or any(not p for p in key.split(".")):
+        raise UserError(f"override {item!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def _set(tree: dict, keys: list[str], value: Any) -> None:
+    for k in keys[:-1]:
+        node = tree.get(k)
+        if not isinstance(node, dict):
+            node = {}
+            tree[k] = node
+        tree = node
+    tree[keys[-1]] = value
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML config file into a dict; a bad file is a UserError."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        at = f" line {line + 1}" if line is not None else ""
+        raise UserError(f"{p}{at}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{p}: the config must be a mapping of sections (model, data, train ...)")
+    return data
+
+
+def build_config(
+    base: dict | None = None,
+    flags: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+) -> Config:
+    """Merge a base dict (from YAML), dotted CLI flags and ``key=value`` overrides; validate.
+
+    Args:
+        base: nested dict, e.g. from :func:`load_yaml`.
+        flags: dotted keys to values (``{"train.lr": 3e-5}``); None values are ignored.
+        overrides: strings like ``"train.lr=3e-5"``, applied last.
+    """
+    tree: dict = _deepcopy(base or {})
+    for key, value in (flags or {}).items():
+        if value is not None:
+            _set(tree, key.split("."), value)
+    for item in overrides or []:
+        keys, value = parse_override(item)
+        _set(tree, keys, value)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as e:
+        raise UserError(_format_errors(e)) from None
+
+
+def _deepcopy(tree: dict) -> dict:
+    return {k: _deepcopy(v) if isinstance(v, dict) else v for k, v in tree.items()}
+
+
+def config_to_dict(config: Config) -> dict:
+    """A JSON/YAML-ready dict of the resolved config."""
+    return config.model_dump(mode="json")
