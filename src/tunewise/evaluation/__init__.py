@@ -1,0 +1,1 @@
+"""Metrics over whole splits, baselines, and (with [doctor]) intervals and reports."""

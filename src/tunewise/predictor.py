@@ -1,0 +1,104 @@
+"""Using a trained model: ``tunewise.load(run_dir).predict(texts)`` and evaluation on a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunewise.errors import UserError
+from tunewise.rundir import RunDir
+
+META_FILE = "tunewise.json"
+
+
+class Predictor:
+    """A fine-tuned classifier loaded from a run directory (or its ``model/`` directory)."""
+
+    def __init__(self, path: str | Path, batch_size: int = 64):
+        from transformers import AutoModelForSequenceClassification
+
+        from tunewise.models.loading import load_tokenizer, quiet_transformers
+        from tunewise.tasks import ClassificationTask
+
+        path = Path(path)
+        if (path / "run.json").is_file():
+            RunDir(path).require_complete()
+            self.run = RunDir(path)
+            model_dir = path / "model"
+        elif (path / META_FILE).is_file():
+            self.run, model_dir = None, path
+        else:
+            raise UserError(f"{path}: not a tunewise run directory or model directory")
+        meta = json.loads((model_dir / META_FILE).read_text())
+        self.meta = meta
+        self.threshold = float(meta.get("threshold", 0.5))
+        self.max_length = int(meta["max_length"])
+        self.task = ClassificationTask(meta["labels"], meta.get("multi_label", False))
+        self.tokenizer = load_tokenizer(str(model_dir))
+        with quiet_transformers():
+            self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+        self.model.eval()
+        self.batch_size = batch_size
+        self.labels = self.task.labels
+
+    def logits(self, examples) -> np.ndarray:
+        """fp32 logits, one row per example, in input order."""
+        from tunewise.training.batching import eval_batches
+
+        data = self.task.encode(examples, self.tokenizer, self.max_length, with_labels=False)
+        out = np.zeros((len(data), len(self.labels)), dtype=np.float32)
+        pad = self.tokenizer.pad_token_id or 0
+        with torch.inference_mode():
+            for idx in eval_batches(data.lengths, self.batch_size):
+                out[idx] = self.model(**self.task.collate(data, idx, pad)).logits.float().numpy()
+        return out
+
+    def predict(self, texts: list[str], pairs: list[str] | None = None) -> list[dict]:
+        """Predict labels for raw texts (and optional second texts of pairs).
+
+        Returns:
+            One dict per text: ``label`` and ``score`` (single-label) or ``labels`` (multi-label),
+            and ``scores`` with the probability of every class.
+        """
+        from tunewise.data import Example
+
+        if isinstance(texts, str):
+            texts = [texts]
+        if pairs is not None and len(pairs) != len(texts):
+            raise UserError(f"{len(pairs)} text pairs for {len(texts)} texts")
+        exs = [Example(t, None, pairs[i] if pairs else None) for i, t in enumerate(texts)]
+        return self.decode(self.logits(exs)) if exs else []
+
+    def decode(self, logits: np.ndarray) -> list[dict]:
+        probs = self.task.probabilities(logits)
+        out = []
+        for p in probs:
+            scores = {l: round(float(s), 6) for l, s in zip(self.labels, p)}
+            if self.task.multi_label:
+                on = [l for l, s in zip(self.labels, p) if s >= self.threshold]
+                out.append({"labels": on, "scores": scores})
+            else:
+                k = int(p.argmax())
+                out.append(
+                    {"label": self.labels[k], "score": round(float(p[k]), 6), "scores": scores}
+                )
+        return out
+
+    def evaluate(self, examples) -> dict:
+        """Metrics of this model on labeled examples (whole split at once)."""
+        from tunewise.data import check_labels
+
+        check_labels(
+            examples, self.labels, examples[0].where.split(" line")[0] if examples else "data"
+        )
+        logits = self.logits(examples)
+        y = self.task.encode_labels(examples)
+        return self.task.metrics(logits, y, self.threshold)
+
+
+def load(path: str | Path) -> Predictor:
+    """Load a finished run (or its model directory) for prediction."""
+    return Predictor(path)

@@ -1,0 +1,303 @@
+"""The training loop: one, flat, on accelerate.
+
+Extension points are explicit arguments: the task (loss, metrics), ``on_best`` (save the
+best model), ``log`` (write a record) and the checkpoint directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunewise.config import TrainConfig
+from tunewise.training.batching import eval_batches, padding_stats, plan_batches, shard
+from tunewise.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+
+@dataclass
+class LoopState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    stopped_early: bool = False
+    examples: int = 0
+    train_seconds: float = 0.0
+    real_tokens: int = 0
+    total_tokens: int = 0
+    last_eval_step: int | None = None
+    evals: list = field(default_factory=list)
+
+
+def build_optimizer(model, cfg: TrainConfig):
+    """AdamW without weight decay on biases and LayerNorm weights."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
+
+
+def linear_schedule(optimizer, warmup: int, total: int):
+    """Linear warmup to the peak lr over ``warmup`` steps, then linear decay to 0 at ``total``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def predict_logits(model, task, data, batch_size: int, accelerator, pad_id: int) -> np.ndarray:
+    """Logits for every row of ``data`` in row order, fp32, gathered across processes."""
+    model.eval()
+    plan = eval_batches(data.lengths, batch_size)
+    mine = shard(plan, accelerator.process_index, accelerator.num_processes)
+    rows, outs = [], []
+    with torch.inference_mode():
+        for idx in mine:
+            batch = task.collate(data, idx, pad_id)
+            batch.pop("labels", None)
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            outs.append(model(**batch).logits.float().cpu().numpy())
+            rows.extend(idx)
+    if accelerator.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        pairs = gather_object([(rows, outs)])
+        rows = [r for rs, _ in pairs for r in rs]
+        outs = [o for _, os_ in pairs for o in os_]
+    logits = np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
+    result = np.zeros((len(data), logits.shape[1]), dtype=np.float32)
+    seen = np.zeros(len(data), dtype=bool)
+    for r, row in zip(rows, logits):
+        if not seen[r]:  # padded shards repeat batches: keep each row once
+            result[r] = row
+            seen[r] = True
+    if not seen.all():
+        raise RuntimeError(f"evaluation covered {int(seen.sum())} of {len(data)} rows")
+    return result
+
+
+class _Progress:
+    """A progress bar with loss, examples/s and ETA (rich), or nothing off the main process."""
+
+    def __init__(self, total: int, enabled: bool, start: int):
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} steps"),
+                TextColumn("loss {task.fields[loss]:.4f}"),
+                TextColumn("{task.fields[eps]:.1f} ex/s"),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
+                disable=not sys.stderr.isatty(),
+            )
+            self.task = self.bar.add_task(
+                "train", total=total, completed=start, loss=float("nan"), eps=0.0
+            )
+            self.bar.start()
+
+    def update(self, step: int, loss: float, eps: float) -> None:
+        if self.bar:
+            self.bar.update(self.task, completed=step, loss=loss, eps=eps)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+def fit(
+    *,
+    model,
+    task,
+    train,
+    dev,
+    cfg: TrainConfig,
+    accelerator,
+    pad_id: int,
+    metric: str,
+    checkpoint_dir: Path,
+    resume: bool = False,
+    on_best=None,
+    log=None,
+    echo=None,
+) -> LoopState:
+    """Train ``model`` on ``train``, evaluating on ``dev``; returns the final loop state.
+
+    Args:
+        metric: key of the task's metrics that picks the best checkpoint (higher is better).
+        checkpoint_dir: where resumable checkpoints go; with ``resume`` the newest is loaded.
+        on_best: called with the unwrapped model whenever dev ``metric`` improves.
+        log: called with one dict per log record (steps and evaluations).
+        echo: called with a line of text for the user (main process only).
+    """
+    log = log or (lambda rec: None)
+    echo = echo or (lambda line: None)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    per_epoch_batches = len(
+        shard(plan_batches(train.lengths, cfg.batch_size, cfg.seed, 0, False), rank, world)
+    )
+    steps_per_epoch = math.ceil(per_epoch_batches / cfg.grad_accum)
+    total = math.ceil(cfg.epochs * steps_per_epoch)
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    n_epochs = math.ceil(total / steps_per_epoch)
+
+    optimizer = build_optimizer(model, cfg)
+    scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * total), total)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    raw = accelerator.unwrap_model(model)
+
+    state = LoopState()
+    if resume:
+        ckpt = latest_checkpoint(checkpoint_dir)
+        if ckpt is not None:
+            state = LoopState(**load_checkpoint(ckpt, raw, optimizer, scheduler))
+            echo(
+                f"resumed from {ckpt.name} (step {state.step}, epoch {state.epoch + 1}, batch {state.batch_in_epoch})"
+            )
+
+    def checkpoint() -> None:
+        if accelerator.is_main_process:
+            save_checkpoint(checkpoint_dir, state.step, raw, optimizer, scheduler, asdict(state))
+        accelerator.wait_for_everyone()
+
+    def evaluate() -> None:
+        if dev is None or len(dev) == 0:
+            return
+        logits = predict_logits(model, task, dev, cfg.batch_size * 2, accelerator, pad_id)
+        m = task.metrics(logits, dev.labels)
+        value = m[metric]
+        rec = {
+            "type": "eval",
+            "step": state.step,
+            "epoch": state.epoch + 1,
+            "split": "dev",
+            **{k: m[k] for k in ("accuracy", "macro_f1", "micro_f1", "mcc")},
+        }
+        improved = state.best is None or value > state.best + 1e-9
+        if improved:
+            state.best, state.best_step, state.bad_evals = value, state.step, 0
+            if on_best is not None and accelerator.is_main_process:
+                on_best(raw)
+            accelerator.wait_for_everyone()
+        else:
+            state.bad_evals += 1
+        rec["best"] = improved
+        state.last_eval_step = state.step
+        state.evals.append(rec)
+        log(rec)
+        echo(f"step {state.step}: dev {metric} {value:.4f}{' (best)' if improved else ''}")
+        if cfg.early_stopping_patience and state.bad_evals >= cfg.early_stopping_patience:
+            state.stopped_early = True
+        model.train()
+
+    progress = _Progress(total, accelerator.is_main_process, state.step)
+    autocast = (
+        torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16)
+        if cfg.bf16
+        else contextlib.nullcontext()
+    )
+    model.train()
+    running, running_n = 0.0, 0
+    try:
+        while state.epoch < n_epochs and state.step < total and not state.stopped_early:
+            plan = shard(
+                plan_batches(
+                    train.lengths, cfg.batch_size, cfg.seed, state.epoch, cfg.group_by_length
+                ),
+                rank,
+                world,
+            )
+            for bi in range(state.batch_in_epoch, len(plan)):
+                t0 = time.perf_counter()
+                idx = plan[bi]
+                batch = {
+                    k: v.to(accelerator.device) for k, v in task.collate(train, idx, pad_id).items()
+                }
+                labels = batch.pop("labels")
+                sync = (bi + 1) % cfg.grad_accum == 0 or bi + 1 == len(plan)
+                ctx = contextlib.nullcontext() if sync else accelerator.no_sync(model)
+                with ctx:
+                    with autocast:
+                        logits = model(**batch).logits
+                    loss = task.loss(logits, labels)
+                    accelerator.backward(loss / cfg.grad_accum)
+                running += loss.item()
+                running_n += 1
+                real, tot = padding_stats([idx], train.lengths)
+                state.real_tokens += real
+                state.total_tokens += tot
+                state.examples += len(idx) * world
+                state.batch_in_epoch = bi + 1
+                if sync:
+                    if cfg.max_grad_norm:
+                        accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    state.step += 1
+                state.train_seconds += time.perf_counter() - t0
+                if not sync:
+                    continue
+                eps = state.examples / max(state.train_seconds, 1e-9)
+                progress.update(state.step, running / running_n, eps)
+                if state.step % 10 == 0 or state.step == total:
+                    log(
+                        {
+                            "type": "train",
+                            "step": state.step,
+                            "epoch": state.epoch + 1,
+                            "loss": running / running_n,
+                            "lr": scheduler.get_last_lr()[0],
+                            "examples_per_s": eps,
+                        }
+                    )
+                    running, running_n = 0.0, 0
+                if cfg.eval_every and state.step % cfg.eval_every == 0:
+                    evaluate()
+                    checkpoint()
+                elif cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                    checkpoint()
+                if state.step >= total or state.stopped_early:
+                    break
+            else:
+                if not cfg.eval_every:
+                    evaluate()
+                state.epoch += 1
+                state.batch_in_epoch = 0
+                checkpoint()
+                continue
+            break
+        if state.last_eval_step != state.step:
+            evaluate()
+            checkpoint()
+    finally:
+        progress.close()
+    if dev is None or len(dev) == 0:
+        # no dev set: the final weights are the model
+        if on_best is not None and accelerator.is_main_process:
+            on_best(raw)
+    accelerator.wait_for_everyone()
+    return state

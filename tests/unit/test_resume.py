@@ -1,0 +1,91 @@
+"""Checkpoint and resume: a run killed mid-epoch and resumed ends where an uninterrupted run does."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+from safetensors.numpy import load_file
+
+import tunewise
+from tests.conftest import make_rows, tiny_config, write_jsonl
+from tunewise.rundir import RunDir
+from tunewise.training.checkpoint import MARKER, latest_checkpoint
+
+
+def test_killed_run_resumes_to_identical_weights(tiny_model_dir, tmp_path):
+    data = {
+        "train": write_jsonl(tmp_path / "train.jsonl", make_rows(160, 1)),
+        "dev": write_jsonl(tmp_path / "dev.jsonl", make_rows(40, 2)),
+        "test": write_jsonl(tmp_path / "test.jsonl", make_rows(40, 3)),
+    }
+    # 10 batches per epoch; checkpoints every 3 steps fall mid-epoch.
+    settings = dict(epochs=40, checkpoint_every=3)
+    cfg = tiny_config(tiny_model_dir, data, tmp_path / "killed", **settings)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunewise", "train", "--config", str(tmp_path / "cfg.yaml")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        c = latest_checkpoint(ckpts)
+        if c is not None and int(c.name.split("-")[1]) >= 40:
+            break
+        assert proc.poll() is None, "run finished before it could be killed"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run = RunDir(tmp_path / "killed")
+    assert run.status() == "interrupted"  # a dead writer never reads as running or completed
+    with pytest.raises(tunewise.UserError, match="did not finish"):
+        tunewise.load(run.path)
+    killed_at = int(latest_checkpoint(ckpts).name.split("-")[1])
+    assert killed_at < 400
+
+    resumed = tunewise.train(resume=run.path)
+    straight = tunewise.train(tiny_config(tiny_model_dir, data, tmp_path / "straight", **settings))
+    wa = load_file(str(resumed.path / "model" / "model.safetensors"))
+    wb = load_file(str(straight.path / "model" / "model.safetensors"))
+    for k in wa:
+        np.testing.assert_allclose(wa[k], wb[k], rtol=0, atol=1e-6)
+    assert resumed.metrics["test"]["accuracy"] == straight.metrics["test"]["accuracy"]
+    assert resumed.metrics["best_step"] == straight.metrics["best_step"]
+    assert RunDir(resumed.path).info()["resumed"] == 1
+
+
+def test_incomplete_checkpoints_are_never_loaded(tmp_path):
+    root = tmp_path / "checkpoints"
+    good = root / "step-00000010"
+    good.mkdir(parents=True)
+    (good / MARKER).write_text("10")
+    (root / "step-00000020").mkdir()  # no marker: a save that never finished
+    (root / ".tmp-step-00000030-123").mkdir()
+    assert latest_checkpoint(root) == good
+
+
+def test_save_checkpoint_is_atomic_and_prunes(tmp_path):
+    import torch
+
+    from tunewise.training.checkpoint import load_checkpoint, save_checkpoint
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    for step in (1, 2):
+        save_checkpoint(tmp_path, step, model, opt, sched, {"step": step})
+    assert [p.name for p in tmp_path.iterdir()] == ["step-00000002"]
+    before = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    state = load_checkpoint(tmp_path / "step-00000002", model, opt, sched)
+    assert state == {"step": 2}
+    assert torch.equal(model.weight, before)
