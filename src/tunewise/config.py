@@ -78,16 +78,18 @@ class TrainConfig(_Section):
     """Examples per forward pass, per process."""
     grad_accum: int = Field(1, ge=1)
     """Forward passes per optimizer step."""
-    lr: float = Field(5e-5, gt=0, lt=1)
-    """Peak learning rate of AdamW."""
+    lr: float | None = Field(None, gt=0, lt=1)
+    """Peak learning rate of AdamW; null = the model's recommended rate (1e-4 for minilm,
+    5e-5 for other models); the resolved value is saved in the run's config.yaml."""
     weight_decay: float = Field(0.01, ge=0)
     """AdamW weight decay (not applied to biases and LayerNorm)."""
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     """Share of steps spent warming the learning rate up linearly; then linear decay."""
     max_grad_norm: float | None = Field(1.0, gt=0)
     """Gradient clipping norm; null disables clipping."""
-    bf16: bool = True
-    """bf16 autocast for forward/backward (weights and optimizer stay fp32)."""
+    bf16: bool | Literal["auto"] = "auto"
+    """bf16 autocast for forward/backward (weights and optimizer stay fp32); auto = on where
+    bf16 matmul is fast (GPUs with bf16, CPUs with AVX512-BF16/AMX), off elsewhere."""
     group_by_length: bool = True
     """Batch examples of similar length together so little compute goes to padding."""
     eval_every: int | None = Field(None, ge=1)

@@ -63,6 +63,10 @@ def train(
         if cfg.out is None:
             cfg.out = _default_out()
         run = RunDir(cfg.out)
+    if cfg.train.lr is None:
+        from tunewise.models.registry import recommended_lr
+
+        cfg.train.lr = recommended_lr(cfg.model.name)
     accelerator = Accelerator(mixed_precision="no")
     main = accelerator.is_main_process
     if resume is None and main:
@@ -219,7 +223,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
         "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
         "processes": accelerator.num_processes,
-        "bf16": cfg.train.bf16,
+        "bf16": state.bf16,
     }
     if main:
         meta["threshold"] = threshold

@@ -37,10 +37,14 @@ def train(
     max_steps: Annotated[int | None, Opt(help="Stop after this many optimizer steps")] = None,
     batch_size: Annotated[int | None, Opt(help="Batch size per process [32]")] = None,
     grad_accum: Annotated[int | None, Opt(help="Gradient accumulation steps [1]")] = None,
-    lr: Annotated[float | None, Opt(help="Peak learning rate [5e-5]")] = None,
+    lr: Annotated[
+        float | None, Opt(help="Peak learning rate [model's: 1e-4 minilm, else 5e-5]")
+    ] = None,
     max_length: Annotated[int | None, Opt(help="Truncate inputs to this many tokens [128]")] = None,
     seed: Annotated[int | None, Opt(help="Seed [42]")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast [on]")] = None,
+    bf16: Annotated[
+        bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast [auto: on where bf16 is fast]")
+    ] = None,
     eval_every: Annotated[
         int | None, Opt(help="Evaluate on dev every N steps [each epoch]")
     ] = None,
