@@ -24,7 +24,7 @@ $(STAMP): requirements.txt requirements-packaged.txt pyproject.toml
 demo: setup
 	$(VENV)/bin/tunewise data get rotten-tomatoes --out data/rt
 	$(VENV)/bin/tunewise train --model minilm --train data/rt/train.jsonl --dev data/rt/dev.jsonl \
-		--test data/rt/test.jsonl --epochs 2 --out runs/rt-demo --overwrite
+		--test data/rt/test.jsonl --epochs 1 --out runs/rt-demo --overwrite
 
 test: setup
 	$(VENV)/bin/pytest -q

@@ -106,11 +106,21 @@ class TrainConfig(_Section):
     """torch CPU threads; null leaves torch's default."""
 
 
+class DoctorConfig(_Section):
+    enabled: bool = True
+    """Run the doctor's data checks before training (errors stop the run)."""
+    allow: list[str] = []
+    """Names of error-level checks to let through; recorded in the run."""
+    near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
+    """Estimated Jaccard similarity (word 3-shingles, MinHash) above which two texts are near-duplicates."""
+
+
 class Config(_Section):
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     task: TaskConfig = TaskConfig()
     train: TrainConfig = TrainConfig()
+    doctor: DoctorConfig = DoctorConfig()
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
 

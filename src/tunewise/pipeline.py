@@ -22,6 +22,29 @@ class RunResult:
     metrics: dict
 
 
+def write_predictions(path: Path, examples, encoded, logits, task, threshold: float) -> None:
+    """One JSON line per row of a split, in file order: gold, prediction, logits.
+
+    Later stages (compare, calibration, the report) read these instead of re-running the model.
+    """
+    from tunewise.rundir import atomic_write
+
+    pred = task.predict(logits, threshold)
+    lines = []
+    for i, ex in enumerate(examples):
+        gold = encoded.labels[i]
+        rec = {
+            "row": i,
+            "where": ex.where,
+            "gold": gold.tolist() if task.multi_label else int(gold),
+            "pred": pred[i].tolist() if task.multi_label else int(pred[i]),
+            "logits": [round(float(x), 6) for x in logits[i]],
+        }
+        lines.append(json.dumps(rec))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, "\n".join(lines) + "\n")
+
+
 def _as_config(config) -> Config:
     if isinstance(config, Config):
         return config
@@ -196,6 +219,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     load_model(raw, str(run.model / "model.safetensors"))
     metrics: dict = {"metric_for_best": metric, "best_step": state.best_step}
     threshold = 0.5
+    logits_by_split = {}
     if enc["dev"] is not None:
         dev_logits = predict_logits(
             model, task, enc["dev"], cfg.train.batch_size * 2, accelerator, pad_id
@@ -204,11 +228,13 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
             threshold = task.tune_threshold(dev_logits, enc["dev"].labels)
             metrics["threshold"] = threshold
         metrics["dev"] = task.metrics(dev_logits, enc["dev"].labels, threshold)
+        logits_by_split["dev"] = dev_logits
     if enc["test"] is not None:
         test_logits = predict_logits(
             model, task, enc["test"], cfg.train.batch_size * 2, accelerator, pad_id
         )
         metrics["test"] = task.metrics(test_logits, enc["test"].labels, threshold)
+        logits_by_split["test"] = test_logits
         metrics["baselines"] = {
             "majority": majority_baseline(
                 enc["train"].labels, enc["test"].labels, task.labels, task.multi_label
@@ -232,6 +258,15 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
             run.labels,
             {"labels": task.labels, "multi_label": task.multi_label, "threshold": threshold},
         )
+        for name, logits in logits_by_split.items():
+            write_predictions(
+                run.predictions / f"{name}.jsonl",
+                getattr(splits, name),
+                enc[name],
+                logits,
+                task,
+                threshold,
+            )
         write_json(run.metrics, metrics)
         shutil.rmtree(run.checkpoints, ignore_errors=True)
         run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))

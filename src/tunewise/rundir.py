@@ -15,6 +15,7 @@ Layout (the one place it is documented; ``docs/run-directory.md`` repeats it for
       model/             the best dev checkpoint as a plain transformers directory
                          (config.json with id2label/label2id, model.safetensors, tokenizer files,
                          tunewise.json); AutoModelForSequenceClassification and pipeline load it
+      predictions/       dev.jsonl, test.jsonl: per row (file order) gold id, predicted id, logits
       checkpoints/       step-XXXXXXXX/ resumable states (removed when the run completes)
 
 A later stage reads only these files. ``run.json``'s status is written ``completed`` last; a
@@ -81,6 +82,7 @@ class RunDir:
     metrics = property(lambda self: self.path / "metrics.json")
     model = property(lambda self: self.path / "model")
     checkpoints = property(lambda self: self.path / "checkpoints")
+    predictions = property(lambda self: self.path / "predictions")
     run_file = property(lambda self: self.path / RUN_FILE)
 
     # -- status -----------------------------------------------------------------------------

@@ -45,6 +45,10 @@ def test_run_directory_layout(trained):
     assert any(r["type"] == "eval" for r in log) and any(r["type"] == "train" for r in log)
     data = json.loads(run.data.read_text())
     assert data["tokens"]["train"]["truncated"] == 0
+    preds = [json.loads(line) for line in (run.predictions / "test.jsonl").read_text().splitlines()]
+    assert [p["row"] for p in preds] == list(range(60))
+    acc = sum(p["gold"] == p["pred"] for p in preds) / len(preds)
+    assert acc == pytest.approx(result.metrics["test"]["accuracy"])
 
 
 def test_saved_model_reload_parity(trained):
@@ -133,3 +137,30 @@ def test_class_weights_balanced_upweight_the_rare_class():
 
     w = class_weight_tensor("balanced", ["a", "b"], np.array([0, 0, 0, 1]), False)
     assert w[1] > w[0] and float(w[0]) == pytest.approx(4 / 6)
+
+
+def test_gradient_accumulation_counts_optimizer_steps(tiny_model_dir, tiny_data, tmp_path):
+    # 160 rows, batch 8, accumulate 2 -> 10 optimizer steps per epoch
+    r = tunewise.train(
+        tiny_config(
+            tiny_model_dir, tiny_data, tmp_path / "acc", epochs=2, batch_size=8, grad_accum=2
+        )
+    )
+    assert r.metrics["training"]["steps"] == 20
+
+
+def test_early_stopping_stops_and_keeps_best(tiny_model_dir, tiny_data, tmp_path):
+    # lr so small nothing improves after the first evaluation
+    r = tunewise.train(
+        tiny_config(
+            tiny_model_dir,
+            tiny_data,
+            tmp_path / "es",
+            lr=1e-9,
+            early_stopping_patience=2,
+            eval_every=2,
+        )
+    )
+    t = r.metrics["training"]
+    assert t["stopped_early"] and t["steps"] == 6
+    assert r.metrics["best_step"] == 2

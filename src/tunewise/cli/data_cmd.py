@@ -35,6 +35,9 @@ def get(
     info = get_packaged(name, out)
     counts = info.get("counts", {})
     print(f"{name}: wrote {out}/train.jsonl, dev.jsonl, test.jsonl  {counts}")
-    print(f"source: {info.get('source')}")
+    src = info.get("source")
+    if isinstance(src, dict):
+        src = f"{src.get('package')}=={src.get('version')}: {src.get('file')}"
+    print(f"source: {src}")
     print(f"license: {info.get('license')}")
     print(f"details saved in {out}/SOURCE.json")

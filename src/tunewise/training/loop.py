@@ -115,11 +115,15 @@ def predict_logits(model, task, data, batch_size: int, accelerator, pad_id: int)
 
 
 class _Progress:
-    """A progress bar with loss, examples/s and ETA (rich), or nothing off the main process."""
+    """Loss, examples/s and ETA: a rich bar on a terminal, a plain line every ~5% otherwise,
+    nothing off the main process."""
 
-    def __init__(self, total: int, enabled: bool, start: int):
+    def __init__(self, total: int, enabled: bool, start: int, echo):
         self.bar = None
-        if enabled:
+        self.total, self.echo, self.enabled = total, echo, enabled
+        self.every = max(1, total // 20)
+        self.tty = sys.stderr.isatty()
+        if enabled and self.tty:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
@@ -130,17 +134,20 @@ class _Progress:
                 TextColumn("{task.fields[eps]:.1f} ex/s"),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                transient=False,
-                disable=not sys.stderr.isatty(),
             )
             self.task = self.bar.add_task(
                 "train", total=total, completed=start, loss=float("nan"), eps=0.0
             )
             self.bar.start()
 
-    def update(self, step: int, loss: float, eps: float) -> None:
+    def update(self, step: int, loss: float, eps: float, seconds_per_step: float) -> None:
         if self.bar:
             self.bar.update(self.task, completed=step, loss=loss, eps=eps)
+        elif self.enabled and (step % self.every == 0 or step == self.total):
+            eta = int(seconds_per_step * (self.total - step))
+            self.echo(
+                f"step {step}/{self.total}  loss {loss:.4f}  {eps:.1f} ex/s  ETA {eta // 60}m{eta % 60:02d}s"
+            )
 
     def close(self) -> None:
         if self.bar:
@@ -233,7 +240,7 @@ def fit(
             state.stopped_early = True
         model.train()
 
-    progress = _Progress(total, accelerator.is_main_process, state.step)
+    progress = _Progress(total, accelerator.is_main_process, state.step, echo)
     use_bf16 = bf16_is_fast(accelerator.device) if cfg.bf16 == "auto" else bool(cfg.bf16)
     state.bf16 = use_bf16
     if cfg.bf16 == "auto":
@@ -286,7 +293,9 @@ def fit(
                 if not sync:
                     continue
                 eps = state.examples / max(state.train_seconds, 1e-9)
-                progress.update(state.step, running / running_n, eps)
+                progress.update(
+                    state.step, running / running_n, eps, state.train_seconds / max(state.step, 1)
+                )
                 if state.step % 10 == 0 or state.step == total:
                     log(
                         {
