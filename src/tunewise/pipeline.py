@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from tunewise.config import Config, build_config, config_to_dict, load_yaml
 from tunewise.errors import UserError
 from tunewise.predictor import META_FILE
@@ -20,6 +22,35 @@ class RunResult:
 
     path: Path
     metrics: dict
+
+
+def _train_probe(train, dev, seed: int):
+    """A fixed, seeded subset of train as large as dev (at most 1,000 rows) for the overfitting gap."""
+    if dev is None or len(dev) == 0:
+        return None
+    n = min(len(train), max(len(dev), 100), 1000)
+    idx = np.sort(np.random.default_rng(seed).choice(len(train), size=n, replace=False))
+    return train.subset(idx)
+
+
+def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id) -> dict:
+    """The checks after training, each {"ok", "message", ...}."""
+    from tunewise.evaluation import checks
+
+    out = {}
+    probe_split = "test" if "test" in logits else "dev" if "dev" in logits else None
+    if probe_split:
+        idx = list(range(min(32, len(enc[probe_split]))))
+        batch = task.collate(enc[probe_split], idx, pad_id)
+        batch.pop("labels", None)
+        out["eval_mode"] = checks.eval_mode(model, batch)
+        out["reload_parity"] = checks.reload_parity(model, run.model, batch)
+        out["collapse"] = checks.collapse(task.predict(logits[probe_split], threshold), task.labels)
+    real_share = state.real_tokens / max(state.total_tokens, 1)
+    out["padding"] = checks.padding(real_share)
+    out["overfitting"] = checks.overfitting(state.evals, metric)
+    out["selection"] = checks.selection(metric, state.best_step, "dev" in logits)
+    return out
 
 
 def write_predictions(path: Path, examples, encoded, logits, task, threshold: float) -> None:
@@ -121,6 +152,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     from transformers import AutoModelForSequenceClassification, set_seed
 
     from tunewise.data import load_splits
+    from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.metrics import majority_baseline
     from tunewise.models.loading import load_pretrained, load_tokenizer
     from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
@@ -203,6 +235,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
             metric=metric,
             checkpoint_dir=run.checkpoints,
             resume=resume,
+            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
             on_best=save_model,
             log=log,
             echo=echo,
@@ -240,6 +273,19 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 enc["train"].labels, enc["test"].labels, task.labels, task.multi_label
             )
         }
+        tfidf = tfidf_baseline(splits.train, splits.dev, splits.test, task.labels, task.multi_label)
+        if tfidf is not None:
+            metrics["baselines"]["tfidf_logreg"] = tfidf
+    metrics["checks"] = _checks(
+        cfg, task, raw, run, enc, logits_by_split, state, metric, threshold, pad_id
+    )
+    for name, c in metrics["checks"].items():
+        if not c["ok"]:
+            echo(f"warning [{name}]: {c['message']}")
+    if "test" in metrics:
+        metrics["checks"]["baselines"] = compare_to_baselines(metrics["test"], metrics["baselines"])
+        if not metrics["checks"]["baselines"]["ok"]:
+            echo(f"warning [baselines]: {metrics['checks']['baselines']['message']}")
     metrics["training"] = {
         "steps": state.step,
         "epochs_completed": state.epoch,

@@ -29,6 +29,20 @@ def test_model_learns_and_beats_majority(trained):
     assert m["test"]["n"] == 60
     assert m["test"]["accuracy"] >= 0.85
     assert m["test"]["accuracy"] > m["baselines"]["majority"]["accuracy"] + 0.2
+    assert "tfidf_logreg" in m["baselines"]
+    for name in (
+        "eval_mode",
+        "reload_parity",
+        "collapse",
+        "padding",
+        "overfitting",
+        "selection",
+        "baselines",
+    ):
+        assert name in m["checks"], name
+    assert m["checks"]["reload_parity"]["ok"] and m["checks"]["eval_mode"]["ok"]
+    assert m["checks"]["selection"]["selected_on"] == "dev"
+    assert m["checks"]["overfitting"]["gaps"], "train-subset evaluations were not recorded"
 
 
 def test_run_directory_layout(trained):

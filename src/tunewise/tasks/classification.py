@@ -32,6 +32,15 @@ class Encoded:
     def lengths(self) -> list[int]:
         return [len(x) for x in self.input_ids]
 
+    def subset(self, idx) -> Encoded:
+        """The rows ``idx`` of this split."""
+        idx = list(idx)
+        return Encoded(
+            [self.input_ids[i] for i in idx],
+            None if self.token_type_ids is None else [self.token_type_ids[i] for i in idx],
+            None if self.labels is None else self.labels[idx],
+        )
+
 
 class ClassificationTask:
     """Classification over a fixed label set (``labels`` in id order)."""

@@ -166,6 +166,7 @@ def fit(
     metric: str,
     checkpoint_dir: Path,
     resume: bool = False,
+    train_probe=None,
     on_best=None,
     log=None,
     echo=None,
@@ -175,6 +176,7 @@ def fit(
     Args:
         metric: key of the task's metrics that picks the best checkpoint (higher is better).
         checkpoint_dir: where resumable checkpoints go; with ``resume`` the newest is loaded.
+        train_probe: a fixed subset of train evaluated alongside dev (the overfitting gap).
         on_best: called with the unwrapped model whenever dev ``metric`` improves.
         log: called with one dict per log record (steps and evaluations).
         echo: called with a line of text for the user (main process only).
@@ -235,6 +237,21 @@ def fit(
         state.last_eval_step = state.step
         state.evals.append(rec)
         log(rec)
+        if train_probe is not None and len(train_probe):
+            tm = task.metrics(
+                predict_logits(model, task, train_probe, cfg.batch_size * 2, accelerator, pad_id),
+                train_probe.labels,
+            )
+            trec = {
+                "type": "eval",
+                "step": state.step,
+                "epoch": state.epoch + 1,
+                "split": "train",
+                "rows": len(train_probe),
+                **{k: tm[k] for k in ("accuracy", "macro_f1", "micro_f1", "mcc")},
+            }
+            state.evals.append(trec)
+            log(trec)
         echo(f"step {state.step}: dev {metric} {value:.4f}{' (best)' if improved else ''}")
         if cfg.early_stopping_patience and state.bad_evals >= cfg.early_stopping_patience:
             state.stopped_early = True
