@@ -67,6 +67,8 @@ class TaskConfig(_Section):
     """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
     class_weights: Literal["none", "balanced"] | list[float] = "none"
     """Loss weights per class: none, balanced (inverse frequency), or explicit list."""
+    calibrate: bool = False
+    """Apply the temperature fitted on dev to predicted probabilities (predict, serve)."""
 
 
 class TrainConfig(_Section):
@@ -102,6 +104,8 @@ class TrainConfig(_Section):
     """Dev metric that picks the best checkpoint; auto = accuracy (macro_f1 for multi-label)."""
     seed: int = 42
     """Seed of weights init, data order and dropout; two runs with one seed are identical."""
+    seeds: int = Field(1, ge=1, le=20)
+    """Train this many seeds (seed, seed+1, ...) and report mean and std of every metric."""
     threads: int | None = Field(None, ge=1)
     """torch CPU threads; null leaves torch's default."""
 

@@ -121,6 +121,10 @@ def train(
         from tunewise.models.registry import recommended_lr
 
         cfg.train.lr = recommended_lr(cfg.model.name)
+    if resume is None and cfg.train.seeds > 1:
+        from tunewise.seeds import train_seeds
+
+        return train_seeds(cfg, overwrite, echo, train)
     accelerator = Accelerator(mixed_precision="no")
     main = accelerator.is_main_process
     if resume is None and main:
@@ -153,6 +157,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
 
     from tunewise.data import load_splits
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
+    from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
     from tunewise.models.loading import load_pretrained, load_tokenizer
     from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
@@ -164,6 +169,10 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     splits = load_splits(cfg.data, multi_label=cfg.task.multi_label)
     task = ClassificationTask(splits.labels, cfg.task.multi_label)
     resolved, tokenizer = load_pretrained(cfg.model.name, lambda p: load_tokenizer(p))
+    if cfg.doctor.enabled:
+        from tunewise.doctor import preflight
+
+        preflight(cfg, splits, tokenizer, run.path if main else None, echo)
     enc = {
         name: task.encode(exs, tokenizer, cfg.model.max_length) if exs else None
         for name, exs in (("train", splits.train), ("dev", splits.dev), ("test", splits.test))
@@ -282,6 +291,27 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     for name, c in metrics["checks"].items():
         if not c["ok"]:
             echo(f"warning [{name}]: {c['message']}")
+    if "test" in metrics:
+        add_intervals(metrics["test"], task, enc["test"].labels, logits_by_split["test"], threshold)
+        if "dev" in logits_by_split:
+            metrics["calibration"] = calibration(
+                task,
+                enc["dev"].labels,
+                logits_by_split["dev"],
+                enc["test"].labels,
+                logits_by_split["test"],
+            )
+            if metrics["calibration"] and cfg.task.calibrate:
+                meta["temperature"] = metrics["calibration"]["temperature"]
+    if main:
+        metrics["checks"]["label_issues"] = find_label_issues(
+            raw, task, enc["train"], splits.train, pad_id, run.path / "label_issues.jsonl"
+        )
+    metrics["seeds"] = {
+        "values": [cfg.train.seed],
+        "single_seed": True,
+        "note": "single seed: the spread across seeds is unknown; use --seeds K",
+    }
     if "test" in metrics:
         metrics["checks"]["baselines"] = compare_to_baselines(metrics["test"], metrics["baselines"])
         if not metrics["checks"]["baselines"]["ok"]:

@@ -35,6 +35,7 @@ class Predictor:
         meta = json.loads((model_dir / META_FILE).read_text())
         self.meta = meta
         self.threshold = float(meta.get("threshold", 0.5))
+        self.temperature = float(meta.get("temperature", 1.0))
         self.max_length = int(meta["max_length"])
         self.task = ClassificationTask(meta["labels"], meta.get("multi_label", False))
         self.tokenizer = load_tokenizer(str(model_dir))
@@ -73,7 +74,8 @@ class Predictor:
         return self.decode(self.logits(exs)) if exs else []
 
     def decode(self, logits: np.ndarray) -> list[dict]:
-        probs = self.task.probabilities(logits)
+        # a temperature fitted on dev (task.calibrate) rescales probabilities, never the argmax
+        probs = self.task.probabilities(logits / self.temperature)
         out = []
         for p in probs:
             scores = {l: round(float(s), 6) for l, s in zip(self.labels, p)}

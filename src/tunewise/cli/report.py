@@ -8,16 +8,22 @@ from rich.table import Table
 _KEYS = ("accuracy", "macro_f1", "micro_f1", "mcc")
 
 
+def _cell(m: dict, k: str) -> str:
+    ci = m.get("ci", {}).get(k)
+    return f"{m[k]:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
 def print_metrics(metrics: dict, console: Console | None = None) -> None:
-    """Headline metrics per split next to the majority-class baseline, then per-class test scores."""
+    """Metrics per split (with 95% intervals) next to the baselines, per-class scores, seeds,
+    calibration and the checks that failed."""
     console = console or Console()
-    t = Table("", "n", *_KEYS, title="metrics (computed over whole splits)")
+    t = Table("", "n", *_KEYS, title="metrics over whole splits (test with bootstrap 95% interval)")
     rows = [(s, metrics[s]) for s in ("dev", "test") if s in metrics]
-    base = metrics.get("baselines", {}).get("majority")
-    if base:
-        rows.append((f"majority baseline (test, always {base.get('predicts')!r})", base))
+    for name, b in metrics.get("baselines", {}).items():
+        what = f", always {b['predicts']!r}" if "predicts" in b else ""
+        rows.append((f"baseline: {name} (test{what})", b))
     for name, m in rows:
-        t.add_row(name, str(m.get("n", "")), *(f"{m[k]:.4f}" for k in _KEYS))
+        t.add_row(name, str(m.get("n", "")), *(_cell(m, k) for k in _KEYS))
     console.print(t)
     split = "test" if "test" in metrics else "dev" if "dev" in metrics else None
     if split and metrics[split].get("per_class"):
@@ -31,12 +37,27 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
                 str(v["support"]),
             )
         console.print(pc)
-    if base and "test" in metrics:
-        gain = metrics["test"]["accuracy"] - base["accuracy"]
+    seeds = metrics.get("seeds", {})
+    if seeds.get("summary", {}).get("test"):
+        s = seeds["summary"]["test"]
         console.print(
-            f"test accuracy {metrics['test']['accuracy']:.4f} vs majority baseline "
-            f"{base['accuracy']:.4f} ({gain:+.4f})"
+            f"{len(seeds['values'])} seeds {seeds['values']}: test "
+            + ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in _KEYS if k in s)
+            + f" (mean ± std); model and per-row results from {seeds['selected']} (chosen on {seeds['selected_on']})"
         )
+    elif seeds.get("single_seed"):
+        console.print(f"[yellow]{seeds['note']}[/yellow]")
+    cal = metrics.get("calibration")
+    if cal:
+        console.print(
+            f"calibration (test): ECE {cal['test']['ece']:.4f}, Brier {cal['test']['brier']:.4f}; "
+            f"with temperature {cal['temperature']:.2f} fitted on dev: ECE {cal['test_scaled']['ece']:.4f}"
+        )
+    for name, c in metrics.get("checks", {}).items():
+        if not c.get("ok", True):
+            console.print(f"[yellow]warning [{name}]: {c['message']}[/yellow]")
+        elif name in ("baselines", "label_issues"):
+            console.print(f"{name}: {c['message']}")
     tr = metrics.get("training")
     if tr:
         console.print(

@@ -42,6 +42,9 @@ def train(
     ] = None,
     max_length: Annotated[int | None, Opt(help="Truncate inputs to this many tokens [128]")] = None,
     seed: Annotated[int | None, Opt(help="Seed [42]")] = None,
+    seeds: Annotated[
+        int | None, Opt(help="Train K seeds (seed, seed+1, ...); report mean and std [1]")
+    ] = None,
     bf16: Annotated[
         bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast [auto: on where bf16 is fast]")
     ] = None,
@@ -49,6 +52,13 @@ def train(
         int | None, Opt(help="Evaluate on dev every N steps [each epoch]")
     ] = None,
     early_stopping: Annotated[int | None, Opt(help="Patience in evaluations [off]")] = None,
+    allow: Annotated[
+        list[str] | None,
+        Opt("--allow", help="Let this doctor error through (repeatable), e.g. same_splits"),
+    ] = None,
+    doctor: Annotated[
+        bool | None, Opt("--doctor/--no-doctor", help="Run the data checks first [on]")
+    ] = None,
     out: Annotated[Path | None, Opt(help="Run directory [runs/<timestamp>]")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
@@ -79,9 +89,12 @@ def train(
             "train.grad_accum": grad_accum,
             "train.lr": lr,
             "train.seed": seed,
+            "train.seeds": seeds,
             "train.bf16": bf16,
             "train.eval_every": eval_every,
             "train.early_stopping_patience": early_stopping,
+            "doctor.allow": allow or None,
+            "doctor.enabled": doctor,
             "out": out,
         }
         cfg = build_config(
