@@ -346,5 +346,9 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         write_json(run.metrics, metrics)
         shutil.rmtree(run.checkpoints, ignore_errors=True)
         run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        from tunewise.evaluation.report import write_report
+
+        html, _ = write_report(run.path)
+        echo(f"report: {html}")
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics)

@@ -73,4 +73,7 @@ def train_seeds(cfg: Config, overwrite: bool, echo, train_one):
             shutil.copy2(chosen.path / name, top.path / name)
     write_json(top.metrics, metrics)
     top.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    from tunewise.evaluation.report import write_report
+
+    write_report(top.path)
     return RunResult(top.path, metrics)

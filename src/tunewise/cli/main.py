@@ -6,7 +6,15 @@ import sys
 
 import typer
 
-from tunewise.cli import data_cmd, models_cmd, predict_cmd, train_cmd
+from tunewise.cli import (
+    compare_cmd,
+    data_cmd,
+    doctor_cmd,
+    models_cmd,
+    predict_cmd,
+    report_cmd,
+    train_cmd,
+)
 from tunewise.errors import UserError
 
 app = typer.Typer(
@@ -19,6 +27,9 @@ app.command("train")(train_cmd.train)
 app.command("evaluate")(predict_cmd.evaluate)
 app.command("predict")(predict_cmd.predict)
 app.command("models")(models_cmd.models)
+app.command("report")(report_cmd.report)
+app.command("doctor")(doctor_cmd.doctor)
+app.command("compare")(compare_cmd.compare)
 app.add_typer(data_cmd.app, name="data")
 
 

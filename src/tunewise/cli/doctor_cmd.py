@@ -1,0 +1,73 @@
+"""`tunewise doctor`: check data files before training (duplicates, leaks, labels, tokens)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Opt = typer.Option
+
+
+def doctor(
+    train_file: Annotated[Path, Opt("--train", help="Training data (CSV, TSV, JSONL, Parquet)")],
+    dev: Annotated[Path | None, Opt(help="Dev data")] = None,
+    test: Annotated[Path | None, Opt(help="Test data")] = None,
+    model: Annotated[
+        str, Opt(help="Model whose tokenizer the token checks use (packaged, local dir, hub id)")
+    ] = "minilm",
+    text_column: Annotated[str, Opt(help="Column with the text")] = "text",
+    text_pair_column: Annotated[
+        str | None, Opt(help="Column with the second text of a pair")
+    ] = None,
+    label_column: Annotated[str, Opt(help="Column with the label")] = "label",
+    multi_label: Annotated[bool, Opt("--multi-label", help="Several labels per example")] = False,
+    max_length: Annotated[int, Opt(help="Truncation length in tokens to check against")] = 128,
+    near_duplicate_threshold: Annotated[
+        float, Opt(help="Jaccard of word 3-shingles above which texts are near-duplicates")
+    ] = 0.9,
+    allow: Annotated[
+        list[str] | None, Opt("--allow", help="Error-level check to let through (repeatable)")
+    ] = None,
+    no_tokenizer: Annotated[
+        bool, Opt("--no-tokenizer", help="Skip the checks that need the model's tokenizer")
+    ] = False,
+    out: Annotated[Path, Opt(help="Directory to write doctor.json into")] = Path("."),
+) -> None:
+    """Check train/dev/test files: duplicates, leaks between splits, labels, lengths, [UNK]s."""
+    from tunewise.data import read_examples
+    from tunewise.doctor import print_summary, run_doctor
+    from tunewise.doctor.preflight import errors_line
+    from tunewise.doctor.report import check_allow
+    from tunewise.errors import UserError
+
+    allow = check_allow(allow)
+    cols = {
+        "text_column": text_column,
+        "text_pair_column": text_pair_column,
+        "label_column": label_column,
+        "multi_label": multi_label,
+    }
+    splits = {
+        name: read_examples(path, require_label=True, **cols)
+        for name, path in (("train", train_file), ("dev", dev), ("test", test))
+        if path is not None
+    }
+    tokenizer = None
+    if not no_tokenizer:
+        from tunewise.models.loading import load_pretrained, load_tokenizer
+
+        _, tokenizer = load_pretrained(model, lambda p: load_tokenizer(p))
+    report = run_doctor(
+        splits,
+        tokenizer=tokenizer,
+        max_length=max_length,
+        allow=allow,
+        near_duplicate_threshold=near_duplicate_threshold,
+    )
+    print_summary(report)
+    path = report.write(out / "doctor.json")
+    print(f"report written to {path}")
+    if report.errors:
+        raise UserError(errors_line(report, "--allow NAME"))
