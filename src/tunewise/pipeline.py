@@ -112,6 +112,11 @@ def train(
             raise UserError(f"{resume}: this run already completed; nothing to resume")
         cfg = build_config(load_yaml(run.config))
         cfg.out = Path(resume)
+        if cfg.train.seeds > 1:
+            raise UserError(
+                f"{resume}: a {cfg.train.seeds}-seed run; resume the unfinished seed's own "
+                f"directory ({resume}/seed-N); the multi-seed summary is not rebuilt by a resume"
+            )
     else:
         cfg = _as_config(config if config is not None else {})
         if cfg.out is None:
