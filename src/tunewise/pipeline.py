@@ -22,6 +22,8 @@ class RunResult:
 
     path: Path
     metrics: dict
+    main: bool = True
+    """False in the non-main processes of a distributed run (they print nothing)."""
 
 
 def _train_probe(train, dev, seed: int):
@@ -130,7 +132,11 @@ def train(
         from tunewise.seeds import train_seeds
 
         return train_seeds(cfg, overwrite, echo, train)
-    accelerator = Accelerator(mixed_precision="no")
+    import torch
+
+    # cpu=True without a GPU: accelerate then recognizes torchrun/accelerate-launch CPU process
+    # groups (gloo); without it every process would think it is alone and the main one.
+    accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
     if resume is None and main:
         prepare_out(run.path, overwrite)
@@ -323,7 +329,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
             echo(f"warning [baselines]: {metrics['checks']['baselines']['message']}")
     metrics["training"] = {
         "steps": state.step,
-        "epochs_completed": state.epoch,
+        "epochs": state.epochs_done,
         "stopped_early": state.stopped_early,
         "train_seconds": round(state.train_seconds, 2),
         "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
@@ -356,4 +362,4 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         html, _ = write_report(run.path)
         echo(f"report: {html}")
     accelerator.wait_for_everyone()
-    return RunResult(run.path, metrics)
+    return RunResult(run.path, metrics, main)

@@ -104,6 +104,8 @@ def train(
     from tunewise.cli.report import print_metrics
 
     result = pipeline.train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)
+    if not result.main:
+        return
     print_metrics(result.metrics)
     print(f"\nrun directory: {result.path}")
     print(f"model (plain transformers): {result.path / 'model'}")

@@ -36,6 +36,7 @@ class LoopState:
     total_tokens: int = 0
     last_eval_step: int | None = None
     bf16: bool = False
+    epochs_done: float = 0.0
     evals: list = field(default_factory=list)
 
 
@@ -345,6 +346,7 @@ def fit(
             checkpoint()
     finally:
         progress.close()
+    state.epochs_done = round(state.step / steps_per_epoch, 3)
     if dev is None or len(dev) == 0:
         # no dev set: the final weights are the model
         if on_best is not None and accelerator.is_main_process:
