@@ -170,7 +170,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
-    from tunewise.models.loading import load_pretrained, load_tokenizer
+    from tunewise.models.loading import load_pretrained, load_tokenizer, quiet_transformers
     from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
     from tunewise.training.loop import fit, predict_logits
 
@@ -225,8 +225,9 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         tmp = run.path / ".model.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
-        raw_model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        with quiet_transformers():
+            raw_model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         replace_dir(tmp, run.model)
 

@@ -89,13 +89,15 @@ class Predictor:
                 )
         return out
 
-    def evaluate(self, examples) -> dict:
-        """Metrics of this model on labeled examples (whole split at once)."""
+    def evaluate(self, examples, source: str | Path = "data") -> dict:
+        """Metrics of this model on labeled examples (whole split at once).
+
+        Args:
+            source: the file the examples came from, named in errors (labels the model lacks).
+        """
         from tunewise.data import check_labels
 
-        check_labels(
-            examples, self.labels, examples[0].where.split(" line")[0] if examples else "data"
-        )
+        check_labels(examples, self.labels, source)
         logits = self.logits(examples)
         y = self.task.encode_labels(examples)
         return self.task.metrics(logits, y, self.threshold)

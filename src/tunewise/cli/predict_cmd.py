@@ -70,7 +70,7 @@ def evaluate(
         True,
         pred.task.multi_label,
     )
-    metrics = pred.evaluate(exs)
+    metrics = pred.evaluate(exs, data)
     if len(exs) != metrics["n"]:
         raise RuntimeError(f"{metrics['n']} predictions for {len(exs)} rows")
     print_metrics({"test": metrics})

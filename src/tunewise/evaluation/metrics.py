@@ -61,7 +61,6 @@ def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]
     y_pred = np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise RuntimeError(f"{len(y_pred)} predictions for {len(y_true)} rows")
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
     mccs = [
         matthews_corrcoef(y_true[:, j], y_pred[:, j]) if len(set(y_true[:, j])) > 1 else 0.0
         for j in range(y_true.shape[1])
@@ -72,15 +71,7 @@ def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "mcc": float(np.mean(mccs)),
-        "per_class": {
-            name: {
-                "precision": float(p[i]),
-                "recall": float(r[i]),
-                "f1": float(f[i]),
-                "support": int(s[i]),
-            }
-            for i, name in enumerate(labels)
-        },
+        "per_class": _per_class(y_true, y_pred, labels),
         "labels": list(labels),
     }
 

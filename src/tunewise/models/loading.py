@@ -16,7 +16,9 @@ def quiet_transformers():
     import transformers
 
     level = transformers.logging.get_verbosity()
+    bars = transformers.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
     logging.getLogger("transformers").setLevel(logging.ERROR)
     sink = io.StringIO()
     try:
@@ -24,6 +26,8 @@ def quiet_transformers():
             yield
     finally:
         transformers.logging.set_verbosity(level)
+        if bars:
+            transformers.logging.enable_progress_bar()
 
 
 def load_tokenizer(path: str):
