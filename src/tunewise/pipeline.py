@@ -163,16 +163,20 @@ def train(
 
 
 def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResult:
+    if cfg.task.type == "tokens":
+        from tunewise.token_pipeline import train_tokens
+
+        return train_tokens(cfg, run, accelerator, resume, echo)
     import torch
-    from transformers import AutoModelForSequenceClassification, set_seed
+    from transformers import AutoModelForSequenceClassification
 
     from tunewise.data import load_splits
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
-    from tunewise.models.loading import load_pretrained, load_tokenizer, quiet_transformers
+    from tunewise.models.loading import load_pretrained, load_tokenizer
     from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
-    from tunewise.training.loop import fit, predict_logits
+    from tunewise.training.loop import predict_logits
 
     main = accelerator.is_main_process
     if cfg.train.threads:
@@ -207,11 +211,6 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 "tokens": {k: e.stats for k, e in enc.items() if e is not None},
             },
         )
-    set_seed(cfg.train.seed)
-    _, model = load_pretrained(
-        cfg.model.name, AutoModelForSequenceClassification.from_pretrained, **task.model_kwargs()
-    )
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     meta = {
         "labels": task.labels,
         "multi_label": task.multi_label,
@@ -220,57 +219,24 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         "base_model": resolved.name,
         "task": task.name,
     }
-
-    def save_model(raw_model) -> None:
-        tmp = run.path / ".model.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        with quiet_transformers():
-            raw_model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
-        replace_dir(tmp, run.model)
-
-    metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
-    log_f = open(run.log, "a", encoding="utf-8") if main else None
-
-    def log(rec: dict) -> None:
-        if log_f:
-            log_f.write(json.dumps(rec) + "\n")
-            log_f.flush()
-
-    echo(
+    describe = (
         f"model {resolved.name} ({resolved.source}: {resolved.path}); "
         f"{len(splits.train)} train / {len(splits.dev)} dev / {len(splits.test)} test rows; "
         f"labels: {', '.join(task.labels)}"
     )
-    try:
-        state = fit(
-            model=model,
-            task=task,
-            train=enc["train"],
-            dev=enc["dev"],
-            cfg=cfg.train,
-            accelerator=accelerator,
-            pad_id=pad_id,
-            metric=metric,
-            checkpoint_dir=run.checkpoints,
-            resume=resume,
-            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
-            on_best=save_model,
-            log=log,
-            echo=echo,
-        )
-    finally:
-        if log_f:
-            log_f.close()
-
-    # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
-    accelerator.wait_for_everyone()
-    from safetensors.torch import load_model
-
-    raw = accelerator.unwrap_model(model)
-    load_model(raw, str(run.model / "model.safetensors"))
+    model, raw, state, metric, pad_id = fit_best(
+        cfg,
+        run,
+        accelerator,
+        resume,
+        echo,
+        task,
+        enc,
+        tokenizer,
+        meta,
+        describe,
+        AutoModelForSequenceClassification,
+    )
     metrics: dict = {"metric_for_best": metric, "best_step": state.best_step}
     threshold = 0.5
     logits_by_split = {}
@@ -328,17 +294,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         metrics["checks"]["baselines"] = compare_to_baselines(metrics["test"], metrics["baselines"])
         if not metrics["checks"]["baselines"]["ok"]:
             echo(f"warning [baselines]: {metrics['checks']['baselines']['message']}")
-    metrics["training"] = {
-        "steps": state.step,
-        "epochs": state.epochs_done,
-        "stopped_early": state.stopped_early,
-        "train_seconds": round(state.train_seconds, 2),
-        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
-        "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
-        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
-        "processes": accelerator.num_processes,
-        "bf16": state.bf16,
-    }
+    metrics["training"] = training_summary(state, accelerator)
     if main:
         meta["threshold"] = threshold
         (run.model / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -355,12 +311,98 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 task,
                 threshold,
             )
-        write_json(run.metrics, metrics)
-        shutil.rmtree(run.checkpoints, ignore_errors=True)
-        run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        from tunewise.evaluation.report import write_report
-
-        html, _ = write_report(run.path)
-        echo(f"report: {html}")
+        finish(run, metrics, echo)
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics, main)
+
+
+def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, describe, model_cls):
+    """Load the pretrained model with the task's head, train it with the one loop (best dev
+    checkpoint saved to ``run.model`` with ``meta``), and reload the best weights.
+
+    Returns:
+        (model as prepared by accelerate, the unwrapped model, loop state, metric, pad id).
+    """
+    from transformers import set_seed
+
+    from tunewise.models.loading import load_pretrained, quiet_transformers
+    from tunewise.training.loop import fit
+
+    main = accelerator.is_main_process
+    set_seed(cfg.train.seed)
+    _, model = load_pretrained(cfg.model.name, model_cls.from_pretrained, **task.model_kwargs())
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def save_model(raw_model) -> None:
+        tmp = run.path / ".model.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        with quiet_transformers():
+            raw_model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        replace_dir(tmp, run.model)
+
+    metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
+    log_f = open(run.log, "a", encoding="utf-8") if main else None
+
+    def log(rec: dict) -> None:
+        if log_f:
+            log_f.write(json.dumps(rec) + "\n")
+            log_f.flush()
+
+    echo(describe)
+    try:
+        state = fit(
+            model=model,
+            task=task,
+            train=enc["train"],
+            dev=enc["dev"],
+            cfg=cfg.train,
+            accelerator=accelerator,
+            pad_id=pad_id,
+            metric=metric,
+            checkpoint_dir=run.checkpoints,
+            resume=resume,
+            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
+            on_best=save_model,
+            log=log,
+            echo=echo,
+        )
+    finally:
+        if log_f:
+            log_f.close()
+
+    # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
+    accelerator.wait_for_everyone()
+    from safetensors.torch import load_model
+
+    raw = accelerator.unwrap_model(model)
+    load_model(raw, str(run.model / "model.safetensors"))
+    return model, raw, state, metric, pad_id
+
+
+def training_summary(state, accelerator) -> dict:
+    """The ``training`` section of metrics.json."""
+    return {
+        "steps": state.step,
+        "epochs": state.epochs_done,
+        "stopped_early": state.stopped_early,
+        "train_seconds": round(state.train_seconds, 2),
+        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
+        "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
+        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
+        "processes": accelerator.num_processes,
+        "bf16": state.bf16,
+    }
+
+
+def finish(run: RunDir, metrics: dict, echo) -> None:
+    """Write metrics.json, drop the checkpoints, mark the run completed, write the report."""
+    write_json(run.metrics, metrics)
+    shutil.rmtree(run.checkpoints, ignore_errors=True)
+    run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    from tunewise.evaluation.report import write_report
+
+    html, _ = write_report(run.path)
+    echo(f"report: {html}")
