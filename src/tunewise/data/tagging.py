@@ -101,9 +101,19 @@ def validate(seq: Sequence[str], scheme: str) -> list[tuple[int, str]]:
             if p in (inside, "E") and not cont:
                 out.append((i, f"tag {tag!r} follows {seq[i - 1] if i else 'the start'}"))
         elif scheme == "BIO" and p == "I" and not (prev_p in ("B", "I") and prev_t == t):
-            out.append((i, f"tag {tag!r} follows {seq[i - 1] if i else 'the start'} (BIO needs B-{t} first)"))
+            out.append(
+                (
+                    i,
+                    f"tag {tag!r} follows {seq[i - 1] if i else 'the start'} (BIO needs B-{t} first)",
+                )
+            )
         elif scheme == "IOB1" and p == "B" and not (prev_p in ("B", "I") and prev_t == t):
-            out.append((i, f"tag {tag!r} follows {seq[i - 1] if i else 'the start'} (IOB1 uses B- only between two {t} entities)"))
+            out.append(
+                (
+                    i,
+                    f"tag {tag!r} follows {seq[i - 1] if i else 'the start'} (IOB1 uses B- only between two {t} entities)",
+                )
+            )
         prev_p, prev_t = p, t
     if closed and prev_p in ("B", inside):
         out.append((len(seq) - 1, f"entity {prev_t} is not closed with E-{prev_t} at the end"))

@@ -42,7 +42,8 @@ def read_tagged(path: Path, data, scheme: str = "auto") -> tuple[list[TokenExamp
     for ex in exs:
         ex.scheme = scheme
         ex.issues = [
-            f"{ex.word_where(i)}: {msg} ({scheme})" for i, msg in tagging.validate(ex.raw_tags, scheme)
+            f"{ex.word_where(i)}: {msg} ({scheme})"
+            for i, msg in tagging.validate(ex.raw_tags, scheme)
         ]
         ex.tags = tagging.convert(ex.raw_tags, scheme)
     return exs, scheme
@@ -54,7 +55,11 @@ def scheme_issues(examples: list[TokenExample]) -> list[str]:
 
 def require_valid(splits: TokenSplits) -> None:
     """Raise a UserError naming the first invalid tag sequences (used when the doctor is off)."""
-    bad = [m for part in (splits.train, splits.dev, splits.test) for m in scheme_issues(part)]
+    require_valid_examples([ex for part in (splits.train, splits.dev, splits.test) for ex in part])
+
+
+def require_valid_examples(examples: list[TokenExample]) -> None:
+    bad = scheme_issues(examples)
     if bad:
         more = f" (and {len(bad) - MAX_SHOWN} more)" if len(bad) > MAX_SHOWN else ""
         raise UserError(
@@ -102,8 +107,10 @@ def load_token_splits(data) -> TokenSplits:
         test, schemes["test"] = read_tagged(data.test, data, data.tag_scheme)
     info: dict = {
         "task": "tokens",
-        "files": {k: None if v is None else str(v) for k, v in
-                  (("train", data.train), ("dev", data.dev), ("test", data.test))},
+        "files": {
+            k: None if v is None else str(v)
+            for k, v in (("train", data.train), ("dev", data.dev), ("test", data.test))
+        },
         "rows_read": {"train": len(train)},
         "tag_schemes": schemes,
         "internal_scheme": tagging.INTERNAL,
@@ -123,6 +130,7 @@ def load_token_splits(data) -> TokenSplits:
         dev = dev_part if dev is None else dev
         test = test_part if test is None else test
     info["rows"] = {"train": len(train), "dev": len(dev), "test": len(test)}
-    info["words"] = {k: sum(len(e.words) for e in v) for k, v in
-                     (("train", train), ("dev", dev), ("test", test))}
+    info["words"] = {
+        k: sum(len(e.words) for e in v) for k, v in (("train", train), ("dev", dev), ("test", test))
+    }
     return TokenSplits(train, dev, test, tagging.bio_labels(types), info)

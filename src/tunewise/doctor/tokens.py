@@ -82,7 +82,7 @@ def length(splits: Splits, ctx: Context):
     )
 
 
-@check("unknown_tokens", "error", needs_tokenizer=True)
+@check("unknown_tokens", "error", needs_tokenizer=True, tasks=("classification", "tokens"))
 def unknown_tokens(splits: Splits, ctx: Context):
     """Share of [UNK] tokens: a vocabulary that does not cover the language."""
     unk = getattr(ctx.tokenizer, "unk_token_id", None)

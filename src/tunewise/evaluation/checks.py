@@ -96,14 +96,16 @@ def eval_mode(model, batch: dict) -> dict:
 
 
 @torch.inference_mode()
-def reload_parity(model, model_dir, batch: dict, atol: float = 1e-4) -> dict:
-    """The saved model, loaded fresh, gives the logits of the in-memory one."""
+def reload_parity(model, model_dir, batch: dict, atol: float = 1e-4, model_cls=None) -> dict:
+    """The saved model, loaded fresh (as ``model_cls``, default sequence classification),
+    gives the logits of the in-memory one."""
     from transformers import AutoModelForSequenceClassification
 
     from tunewise.models.loading import quiet_transformers
 
+    model_cls = model_cls or AutoModelForSequenceClassification
     with quiet_transformers():
-        fresh = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+        fresh = model_cls.from_pretrained(str(model_dir)).eval()
     model.eval()
     a = model(**batch).logits.float()
     b = fresh(**batch).logits.float()

@@ -131,9 +131,8 @@ def compare_to_baselines(test: dict, base: dict) -> dict:
     margins = {k: round(test["micro_f1"] - b["micro_f1"], 4) for k, b in base.items()}
     worst = min(margins, key=margins.get)
     ok = margins[worst] > 0
-    msg = (
-        f"entity F1 {test['micro_f1']:.4f}: "
-        + ", ".join(f"{k} {base[k]['micro_f1']:.4f} ({m:+.4f})" for k, m in margins.items())
+    msg = f"entity F1 {test['micro_f1']:.4f}: " + ", ".join(
+        f"{k} {base[k]['micro_f1']:.4f} ({m:+.4f})" for k, m in margins.items()
     )
     if not ok:
         msg += f"; the model does not beat the {worst} baseline"

@@ -137,9 +137,7 @@ class TokenTask:
         first, ids, truncated, cut_words, no_piece, full_lens = [], [], 0, 0, 0, []
         if words:
             full = tokenizer(words, is_split_into_words=True, truncation=False)
-            enc = tokenizer(
-                words, is_split_into_words=True, truncation=True, max_length=max_length
-            )
+            enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
             for i, ws in enumerate(words):
                 n_full = len(full["input_ids"][i])
                 full_lens.append(n_full)
@@ -154,7 +152,9 @@ class TokenTask:
                 ids.append(list(enc["input_ids"][i]))
         labels = None
         if with_labels:
-            labels = [np.array([self.tag2id[t] for t in ex.tags], dtype=np.int64) for ex in examples]
+            labels = [
+                np.array([self.tag2id[t] for t in ex.tags], dtype=np.int64) for ex in examples
+            ]
         n = max(len(words), 1)
         stats = {
             "rows": len(words),
