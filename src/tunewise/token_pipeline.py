@@ -163,6 +163,7 @@ def train_tokens(cfg: Config, run: RunDir, accelerator, resume: bool, echo):
             gold,
             [ex.words for ex in splits.test],
         )
+    raw.to("cpu")  # the checks compare with a fresh CPU copy of the saved model
     metrics["checks"] = _checks(task, model, raw, run, enc, logits, state, metric, pad_id)
     if "test" in metrics:
         metrics["checks"]["baselines"] = ent.compare_to_baselines(
