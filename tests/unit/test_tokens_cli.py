@@ -120,3 +120,48 @@ def test_tokens_config_rejects_classification_settings():
 
     with pytest.raises(UserError, match="multi_label is for classification"):
         build_config({"task": {"type": "tokens", "multi_label": True}})
+
+
+def test_interrupted_token_run_resumes_to_identical_weights(tiny_model_dir, tmp_path):
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    import tunewise
+    from tunewise.rundir import RunDir
+
+    files = {
+        s: _conll(tmp_path / f"{s}.conll", n, i)
+        for i, (s, n) in enumerate((("train", 96), ("dev", 24), ("test", 24)))
+    }
+
+    def cfg(out):
+        return {
+            "task": {"type": "tokens"},
+            "model": {"name": str(tiny_model_dir), "max_length": 32},
+            "data": {k: str(v) for k, v in files.items()},
+            "train": {
+                "epochs": 2,
+                "batch_size": 16,
+                "lr": 3e-3,
+                "bf16": False,
+                "threads": 1,
+                "checkpoint_every": 3,
+                "seed": 3,
+            },
+            "out": str(out),
+        }
+
+    def stop_at_step_8(line):
+        if line.startswith("step 8/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tunewise.train(cfg(tmp_path / "cut"), echo=stop_at_step_8)
+    assert RunDir(tmp_path / "cut").status() == "interrupted"
+    resumed = tunewise.train(resume=tmp_path / "cut")
+    straight = tunewise.train(cfg(tmp_path / "straight"))
+    wa = load_file(str(resumed.path / "model" / "model.safetensors"))
+    wb = load_file(str(straight.path / "model" / "model.safetensors"))
+    for k in wa:
+        np.testing.assert_allclose(wa[k], wb[k], rtol=0, atol=1e-6)
+    assert resumed.metrics["test"]["micro_f1"] == straight.metrics["test"]["micro_f1"]
