@@ -101,8 +101,6 @@ def run_one(args, name: str, tmp: Path) -> dict:
             "threads": args.threads,
             "checkpoint_every": None,
         },
-        # CoNLL repeats short lines ("-- Reuters --", scores) across splits: recorded, not fatal
-        "doctor": {"allow": ["shared_sentences"]},
         "out": str(tmp / f"run-{name}"),
     }
     t0 = time.perf_counter()

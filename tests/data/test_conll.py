@@ -183,3 +183,10 @@ def test_splits_off_dev_and_keeps_copies_together(tmp_path):
     where = {tuple(e.words): n for n in ("train", "dev", "test") for e in getattr(s, n)}
     assert len(where) == 40  # the repeated sentence is in one split only
     assert s.labels == ["O", "B-X", "I-X"] and s.info["split"]["unit"] == "sentence"
+
+
+def test_an_all_o_test_file_is_read_in_trains_scheme(tmp_path):
+    train = write(tmp_path, "train.conll", "Peter I-PER\nBlack I-PER\nSmith B-PER\n")
+    test = write(tmp_path, "test.conll", "nothing O\nhere O\n")
+    s = load_token_splits(DataConfig(train=train, test=test))
+    assert s.info["tag_schemes"] == {"train": "IOB1", "test": "IOB1"}

@@ -24,7 +24,9 @@ class TokenSplits:
     info: dict = field(default_factory=dict)
 
 
-def read_tagged(path: Path, data, scheme: str = "auto") -> tuple[list[TokenExample], str]:
+def read_tagged(
+    path: Path, data, scheme: str = "auto", prefer: str | None = None
+) -> tuple[list[TokenExample], str]:
     """Read one file, detect (or take) its scheme, validate every sentence, convert to BIO.
 
     Invalid sequences are kept as ``issues`` on their examples (converted the lenient
@@ -38,7 +40,12 @@ def read_tagged(path: Path, data, scheme: str = "auto") -> tuple[list[TokenExamp
         text_field=data.text_column,
     )
     if scheme == "auto":
-        scheme = tagging.detect_scheme([ex.raw_tags for ex in exs])
+        seqs = [ex.raw_tags for ex in exs]
+        # a dev/test file valid in train's scheme is read in it (an all-O file looks like IO)
+        if prefer and not any(tagging.validate(seq, prefer) for seq in seqs):
+            scheme = prefer
+        else:
+            scheme = tagging.detect_scheme(seqs)
     for ex in exs:
         ex.scheme = scheme
         ex.issues = [
@@ -102,9 +109,9 @@ def load_token_splits(data) -> TokenSplits:
     dev = test = None
     schemes = {"train": s_train}
     if data.dev is not None:
-        dev, schemes["dev"] = read_tagged(data.dev, data, data.tag_scheme)
+        dev, schemes["dev"] = read_tagged(data.dev, data, data.tag_scheme, s_train)
     if data.test is not None:
-        test, schemes["test"] = read_tagged(data.test, data, data.tag_scheme)
+        test, schemes["test"] = read_tagged(data.test, data, data.tag_scheme, s_train)
     info: dict = {
         "task": "tokens",
         "files": {
