@@ -58,11 +58,20 @@ class DataConfig(_Section):
     """Separator of labels inside one CSV/TSV cell, for multi-label data."""
     split: SplitConfig = SplitConfig()
     """How to split train when dev or test is missing."""
+    token_format: Literal["auto", "conll", "chars", "jsonl"] = "auto"
+    """Token task files: auto (.jsonl/.json = text + character spans, else CoNLL columns, read
+    as one character per line when the tokens are CJK characters), or force one."""
+    tag_column: int = -1
+    """Token task, CoNLL files: which column holds the tag (0-based; -1 = the last)."""
+    token_column: int = 0
+    """Token task, CoNLL files: which column holds the token (0-based)."""
+    tag_scheme: Literal["auto", "IO", "BIO", "IOB1", "BIOES", "BMES"] = "auto"
+    """Token task: the tag scheme of the files; auto detects it per file."""
 
 
 class TaskConfig(_Section):
-    type: Literal["classification"] = "classification"
-    """The task; classification is the one that exists now."""
+    type: Literal["classification", "tokens"] = "classification"
+    """The task: classification (one label per text) or tokens (a tag per word: NER)."""
     multi_label: bool = False
     """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
     class_weights: Literal["none", "balanced"] | list[float] = "none"
@@ -157,6 +166,15 @@ class Config(_Section):
     @classmethod
     def _out(cls, v: Any) -> Any:
         return None if v in ("", None) else v
+
+    @model_validator(mode="after")
+    def _task_settings(self) -> Config:
+        if self.task.type == "tokens":
+            if self.task.multi_label:
+                raise ValueError("task.multi_label is for classification, not task.type tokens")
+            if self.task.class_weights != "none":
+                raise ValueError("task.class_weights is for classification, not task.type tokens")
+        return self
 
 
 def _format_errors(err: ValidationError) -> str:

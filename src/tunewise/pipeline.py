@@ -164,17 +164,20 @@ def train(
 
 
 def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResult:
-    import torch
-    from transformers import AutoModelForSequenceClassification, set_seed
+    if cfg.task.type == "tokens":
+        from tunewise.token_pipeline import train_tokens
 
-    from tunewise import methods
+        return train_tokens(cfg, run, accelerator, resume, echo)
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
     from tunewise.data import load_splits
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
-    from tunewise.models.loading import load_pretrained, load_tokenizer, quiet_transformers
+    from tunewise.models.loading import load_pretrained, load_tokenizer
     from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
-    from tunewise.training.loop import fit, planned_steps, predict_logits
+    from tunewise.training.loop import predict_logits
 
     main = accelerator.is_main_process
     if cfg.train.threads:
@@ -209,91 +212,32 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 "tokens": {k: e.stats for k, e in enc.items() if e is not None},
             },
         )
-    set_seed(cfg.train.seed)
-    _, model = load_pretrained(
-        cfg.model.name, AutoModelForSequenceClassification.from_pretrained, **task.model_kwargs()
-    )
-    total_steps, _ = planned_steps(enc["train"], cfg.train, accelerator.num_processes)
-    model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
-    hooks = methods.method_hooks(model, cfg.method)
-    method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
-    echo(
-        f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "
-        f"parameters trainable ({method_info['percent']:.2f}%), lr {cfg.train.lr:g}"
-    )
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    def load_fn(path):
-        return AutoModelForSequenceClassification.from_pretrained(path, **task.model_kwargs())
-
     meta = {
         "labels": task.labels,
         "multi_label": task.multi_label,
         "threshold": 0.5,
         "max_length": cfg.model.max_length,
         "base_model": resolved.name,
-        "base_model_path": resolved.path,
         "task": task.name,
-        "method": methods.method_record(cfg.method),
     }
-
-    def save_model(raw_model) -> None:
-        tmp = run.path / ".model.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        with quiet_transformers():
-            tmp.mkdir(parents=True)
-            methods.save_trained(raw_model, tmp, cfg.method)
-            tokenizer.save_pretrained(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
-        replace_dir(tmp, run.model)
-
-    metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
-    log_f = open(run.log, "a", encoding="utf-8") if main else None
-
-    def log(rec: dict) -> None:
-        if log_f:
-            log_f.write(json.dumps(rec) + "\n")
-            log_f.flush()
-
-    echo(
+    describe = (
         f"model {resolved.name} ({resolved.source}: {resolved.path}); "
         f"{len(splits.train)} train / {len(splits.dev)} dev / {len(splits.test)} test rows; "
         f"labels: {', '.join(task.labels)}"
     )
-    try:
-        state = fit(
-            model=model,
-            task=task,
-            train=enc["train"],
-            dev=enc["dev"],
-            cfg=cfg.train,
-            accelerator=accelerator,
-            pad_id=pad_id,
-            metric=metric,
-            checkpoint_dir=run.checkpoints,
-            resume=resume,
-            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
-            on_best=save_model,
-            log=log,
-            echo=echo,
-            method_hooks=hooks,
-        )
-    finally:
-        if log_f:
-            log_f.close()
-
-    # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
-    accelerator.wait_for_everyone()
-    raw = accelerator.unwrap_model(model)
-    if methods.resolve(cfg.method)[0].needs_base:
-        # evaluate exactly what was saved: the base model plus the saved adapter and head
-        raw = methods.load_trained(run.model, load_fn, task, meta).to(accelerator.device)
-        model = raw
-    else:
-        from safetensors.torch import load_model
-
-        load_model(raw, str(run.model / "model.safetensors"))
+    model, raw, state, metric, pad_id, fitted = fit_best(
+        cfg,
+        run,
+        accelerator,
+        resume,
+        echo,
+        task,
+        enc,
+        tokenizer,
+        meta,
+        describe,
+        AutoModelForSequenceClassification,
+    )
     metrics: dict = {"metric_for_best": metric, "best_step": state.best_step}
     threshold = 0.5
     logits_by_split = {}
@@ -331,7 +275,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         metric,
         threshold,
         pad_id,
-        lambda d: methods.load_trained(d, load_fn, task),
+        fitted["load"],
     )
     for name, c in metrics["checks"].items():
         if not c["ok"]:
@@ -361,18 +305,8 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         metrics["checks"]["baselines"] = compare_to_baselines(metrics["test"], metrics["baselines"])
         if not metrics["checks"]["baselines"]["ok"]:
             echo(f"warning [baselines]: {metrics['checks']['baselines']['message']}")
-    metrics["method"] = method_info
-    metrics["training"] = {
-        "steps": state.step,
-        "epochs": state.epochs_done,
-        "stopped_early": state.stopped_early,
-        "train_seconds": round(state.train_seconds, 2),
-        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
-        "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
-        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
-        "processes": accelerator.num_processes,
-        "bf16": state.bf16,
-    }
+    metrics["method"] = fitted["method"]
+    metrics["training"] = training_summary(state, accelerator)
     if main:
         meta["threshold"] = threshold
         (run.model / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -389,12 +323,126 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 task,
                 threshold,
             )
-        write_json(run.metrics, metrics)
-        shutil.rmtree(run.checkpoints, ignore_errors=True)
-        run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        from tunewise.evaluation.report import write_report
-
-        html, _ = write_report(run.path)
-        echo(f"report: {html}")
+        finish(run, metrics, echo)
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics, main)
+
+
+def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, describe, model_cls):
+    """Load the pretrained model with the task's head, attach the fine-tuning method, train it
+    with the one loop (best dev checkpoint saved to ``run.model`` with ``meta``), and reload
+    exactly what was saved.
+
+    Returns:
+        (model as prepared by accelerate, the unwrapped model, loop state, metric, pad id,
+        {"method": trainable-parameter summary, "load": dir -> fresh model as saved}).
+    """
+    from transformers import set_seed
+
+    from tunewise import methods
+    from tunewise.models.loading import load_pretrained, quiet_transformers
+    from tunewise.training.loop import fit, planned_steps
+
+    main = accelerator.is_main_process
+    set_seed(cfg.train.seed)
+    resolved, model = load_pretrained(
+        cfg.model.name, model_cls.from_pretrained, **task.model_kwargs()
+    )
+    total_steps, _ = planned_steps(enc["train"], cfg.train, accelerator.num_processes)
+    model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
+    hooks = methods.method_hooks(model, cfg.method)
+    method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
+    echo(
+        f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "
+        f"parameters trainable ({method_info['percent']:.2f}%), lr {cfg.train.lr:g}"
+    )
+    meta["base_model_path"] = resolved.path
+    meta["method"] = methods.method_record(cfg.method)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def load_base(path):
+        return model_cls.from_pretrained(path, **task.model_kwargs())
+
+    def load_saved(path):
+        return methods.load_trained(path, load_base, task)
+
+    def save_model(raw_model) -> None:
+        tmp = run.path / ".model.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        with quiet_transformers():
+            tmp.mkdir(parents=True)
+            methods.save_trained(raw_model, tmp, cfg.method)
+            tokenizer.save_pretrained(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        replace_dir(tmp, run.model)
+
+    metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
+    log_f = open(run.log, "a", encoding="utf-8") if main else None
+
+    def log(rec: dict) -> None:
+        if log_f:
+            log_f.write(json.dumps(rec) + "\n")
+            log_f.flush()
+
+    echo(describe)
+    try:
+        state = fit(
+            model=model,
+            task=task,
+            train=enc["train"],
+            dev=enc["dev"],
+            cfg=cfg.train,
+            accelerator=accelerator,
+            pad_id=pad_id,
+            metric=metric,
+            checkpoint_dir=run.checkpoints,
+            resume=resume,
+            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
+            on_best=save_model,
+            log=log,
+            echo=echo,
+            method_hooks=hooks,
+        )
+    finally:
+        if log_f:
+            log_f.close()
+
+    # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
+    accelerator.wait_for_everyone()
+    raw = accelerator.unwrap_model(model)
+    if methods.resolve(cfg.method)[0].needs_base:
+        # evaluate exactly what was saved: the base model plus the saved adapter and head
+        raw = methods.load_trained(run.model, load_base, task, meta).to(accelerator.device)
+        model = raw
+    else:
+        from safetensors.torch import load_model
+
+        load_model(raw, str(run.model / "model.safetensors"))
+    return model, raw, state, metric, pad_id, {"method": method_info, "load": load_saved}
+
+
+def training_summary(state, accelerator) -> dict:
+    """The ``training`` section of metrics.json."""
+    return {
+        "steps": state.step,
+        "epochs": state.epochs_done,
+        "stopped_early": state.stopped_early,
+        "train_seconds": round(state.train_seconds, 2),
+        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
+        "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
+        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
+        "processes": accelerator.num_processes,
+        "bf16": state.bf16,
+    }
+
+
+def finish(run: RunDir, metrics: dict, echo) -> None:
+    """Write metrics.json, drop the checkpoints, mark the run completed, write the report."""
+    write_json(run.metrics, metrics)
+    shutil.rmtree(run.checkpoints, ignore_errors=True)
+    run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    from tunewise.evaluation.report import write_report
+
+    html, _ = write_report(run.path)
+    echo(f"report: {html}")
