@@ -35,7 +35,22 @@ def _train_probe(train, dev, seed: int):
     return train.subset(idx)
 
 
-def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id, load) -> dict:
+def _logits_now(model, batch):
+    """Eval-mode logits of ``model`` on ``batch`` (the mode is restored afterwards)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        out = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+    model.train(was_training)
+    return out
+
+
+def _checks(
+    cfg, task, model, run, enc, logits, state, metric, threshold, pad_id, load, saved=None
+) -> dict:
     """The checks after training, each {"ok", "message", ...}."""
     from tunewise.evaluation import checks
 
@@ -46,7 +61,9 @@ def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id
         batch = task.collate(enc[probe_split], idx, pad_id)
         batch.pop("labels", None)
         out["eval_mode"] = checks.eval_mode(model, batch)
-        out["reload_parity"] = checks.reload_parity(model, run.model, batch, load=load)
+        out["reload_parity"] = checks.reload_parity(
+            model, run.model, batch, load=load, expected=saved
+        )
         out["collapse"] = checks.collapse(task.predict(logits[probe_split], threshold), task.labels)
     real_share = state.real_tokens / max(state.total_tokens, 1)
     out["padding"] = checks.padding(real_share)
@@ -237,7 +254,17 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         "method": methods.method_record(cfg.method),
     }
 
+    # logits of the model as it was saved, on the rows the reload-parity check uses later
+    probe_enc = enc["test"] if enc["test"] is not None else enc["dev"]
+    probe = None
+    if probe_enc is not None and len(probe_enc):
+        probe = task.collate(probe_enc, list(range(min(32, len(probe_enc)))), pad_id)
+        probe.pop("labels", None)
+    saved_logits: dict = {}
+
     def save_model(raw_model) -> None:
+        if probe is not None:
+            saved_logits["probe"] = _logits_now(raw_model, probe)
         tmp = run.path / ".model.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -332,6 +359,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         threshold,
         pad_id,
         lambda d: methods.load_trained(d, load_fn, task),
+        saved_logits.get("probe"),
     )
     for name, c in metrics["checks"].items():
         if not c["ok"]:
