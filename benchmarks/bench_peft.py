@@ -210,17 +210,20 @@ def markdown(args, rows, meta) -> str:
         f"PEFT benchmark: {meta['train_rows']} train rows, {meta['test_rows']} test rows, "
         f"{args.epochs} epochs, batch {args.batch_size}, {args.seeds} seed(s), device "
         f"{meta['device']}, {args.jobs} training(s) at a time, load average before/after "
-        f"{meta['load_before']} / {meta['load_after']}",
+        f"{meta['load_before']} / {meta['load_after']}; lr overrides: {args.lr or 'none'}; "
+        f"options: {args.options}",
         "",
-        "| method | trainable | % | lr | test acc (mean ± std) | train s | ex/s | peak MiB | saved MiB |",
+        "| method | trainable | % | lr | test acc (mean ± std) | train s | ex/s | peak MiB | saved KiB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['method']} | {r['trainable']:,} | {r['percent']:.3f} | {r['lr']:g} | "
             f"{r['acc_mean']:.3f} ± {r['acc_std']:.3f} | {r['train_seconds']:.0f} | "
-            f"{r['examples_per_s']:.1f} | {r['peak_memory_mib']:.0f} | {r['saved_mib']:.2f} |"
+            f"{r['examples_per_s']:.1f} | {r['peak_memory_mib']:.0f} | {r['saved_mib'] * 1024:.1f} |"
         )
+    for f in meta["failed"]:
+        lines.append(f"| {f['method']} (seed {f['seed']}) | failed: {f['error']} |")
     lines.append(
         f"\nmajority-class test accuracy: {meta['majority']:.3f}; peak memory: {meta['memory_kind']}"
     )
@@ -250,8 +253,10 @@ def main(argv=None) -> None:
         p = subprocess.run(cmd, capture_output=True, text=True)
         line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
         if p.returncode or line is None:
+            err = (p.stderr.strip().splitlines() or ["?"])[-1][:300]
+            print(f"{m} seed {seed} FAILED (exit {p.returncode}): {err}", flush=True)
             print(p.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f"{m} seed {seed} failed (exit {p.returncode})")
+            return {"method": m, "seed": seed, "error": err}
         r = json.loads(line[7:])
         print(
             f"{m} seed {seed}: acc {r['test_accuracy']:.4f} {r['examples_per_s']} ex/s "
@@ -264,7 +269,12 @@ def main(argv=None) -> None:
     # speeds are then measured side by side under the same sharing, and labelled so
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(one, jobs))
+    failed = [r for r in results if "error" in r]
+    results = [r for r in results if "error" not in r]
+    if not results:
+        sys.exit("every run failed")
     meta = {
+        "failed": failed,
         "train_rows": results[0]["train_rows"],
         "test_rows": results[0]["test_rows"],
         "device": results[0]["device"],

@@ -35,7 +35,22 @@ def _train_probe(train, dev, seed: int):
     return train.subset(idx)
 
 
-def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id, load) -> dict:
+def _logits_now(model, batch):
+    """Eval-mode logits of ``model`` on ``batch`` (the mode is restored afterwards)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        out = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+    model.train(was_training)
+    return out
+
+
+def _checks(
+    cfg, task, model, run, enc, logits, state, metric, threshold, pad_id, load, saved=None
+) -> dict:
     """The checks after training, each {"ok", "message", ...}."""
     from tunewise.evaluation import checks
 
@@ -46,7 +61,9 @@ def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id
         batch = task.collate(enc[probe_split], idx, pad_id)
         batch.pop("labels", None)
         out["eval_mode"] = checks.eval_mode(model, batch)
-        out["reload_parity"] = checks.reload_parity(model, run.model, batch, load=load)
+        out["reload_parity"] = checks.reload_parity(
+            model, run.model, batch, load=load, expected=saved
+        )
         out["collapse"] = checks.collapse(task.predict(logits[probe_split], threshold), task.labels)
     real_share = state.real_tokens / max(state.total_tokens, 1)
     out["padding"] = checks.padding(real_share)
@@ -276,6 +293,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         threshold,
         pad_id,
         fitted["load"],
+        fitted["saved"],
     )
     for name, c in metrics["checks"].items():
         if not c["ok"]:
@@ -335,7 +353,8 @@ def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, de
 
     Returns:
         (model as prepared by accelerate, the unwrapped model, loop state, metric, pad id,
-        {"method": trainable-parameter summary, "load": dir -> fresh model as saved}).
+        {"method": trainable-parameter summary, "load": dir -> fresh model as saved,
+        "saved": logits on the first 32 test (else dev) rows when the best model was saved}).
     """
     from transformers import set_seed
 
@@ -366,7 +385,17 @@ def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, de
     def load_saved(path):
         return methods.load_trained(path, load_base, task)
 
+    # logits of the model as it was saved, on the rows the reload-parity check uses later
+    probe_enc = enc["test"] if enc["test"] is not None else enc["dev"]
+    probe = None
+    if probe_enc is not None and len(probe_enc):
+        probe = task.collate(probe_enc, list(range(min(32, len(probe_enc)))), pad_id)
+        probe.pop("labels", None)
+    saved_logits: dict = {}
+
     def save_model(raw_model) -> None:
+        if probe is not None:
+            saved_logits["probe"] = _logits_now(raw_model, probe)
         tmp = run.path / ".model.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -419,7 +448,8 @@ def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, de
         from safetensors.torch import load_model
 
         load_model(raw, str(run.model / "model.safetensors"))
-    return model, raw, state, metric, pad_id, {"method": method_info, "load": load_saved}
+    fitted = {"method": method_info, "load": load_saved, "saved": saved_logits.get("probe")}
+    return model, raw, state, metric, pad_id, fitted
 
 
 def training_summary(state, accelerator) -> dict:

@@ -38,7 +38,7 @@ def write_token_predictions(path, examples, logits, task) -> None:
     atomic_write(path, "\n".join(lines) + "\n")
 
 
-def _checks(task, model, raw, run, enc, logits, state, metric, pad_id, load) -> dict:
+def _checks(task, model, raw, run, enc, logits, state, metric, pad_id, load, saved) -> dict:
     from tunewise.evaluation import checks
 
     out = {}
@@ -48,7 +48,9 @@ def _checks(task, model, raw, run, enc, logits, state, metric, pad_id, load) -> 
         batch = task.collate(enc[split], idx, pad_id)
         batch.pop("labels", None)
         out["eval_mode"] = checks.eval_mode(raw, batch)
-        out["reload_parity"] = checks.reload_parity(raw, run.model, batch, load=load)
+        out["reload_parity"] = checks.reload_parity(
+            raw, run.model, batch, load=load, expected=saved
+        )
         n_ent = sum(t[:2] == "B-" for tags in task.predict_tags(logits[split]) for t in tags)
         out["collapse"] = {
             "ok": n_ent > 0,
@@ -163,7 +165,7 @@ def train_tokens(cfg: Config, run: RunDir, accelerator, resume: bool, echo):
         )
     raw.to("cpu")  # the checks compare with a fresh CPU copy of the saved model
     metrics["checks"] = _checks(
-        task, model, raw, run, enc, logits, state, metric, pad_id, fitted["load"]
+        task, model, raw, run, enc, logits, state, metric, pad_id, fitted["load"], fitted["saved"]
     )
     if "test" in metrics:
         metrics["checks"]["baselines"] = ent.compare_to_baselines(

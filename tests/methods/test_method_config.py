@@ -83,3 +83,17 @@ def test_bottleneck_adapter_starts_as_identity(tiny_model_dir):
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     assert sum(".adapter_down.weight" in n for n in names) == 4  # 2 layers x (attn, ffn)
     assert any(n.startswith("classifier.") for n in names)
+
+
+def test_methods_command_lists_every_method_with_trainable_params(tiny_model_dir, capsys):
+    from tunewise.cli.main import main
+
+    main(["methods", "--model", str(tiny_model_dir)])
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    for name in METHODS:
+        assert name in rows, f"{name} missing from `tunewise methods`"
+        trainable = int(rows[name][1].replace(",", ""))
+        assert trainable > 0
+    full = int(rows["full"][1].replace(",", ""))
+    assert all(int(rows[n][1].replace(",", "")) < full for n in METHODS if n != "full")

@@ -90,16 +90,23 @@ def test_lora_run_saves_small_adapter_with_head(lora_run):
     assert m["checks"]["reload_parity"]["ok"]
 
 
-def test_export_merge_is_plain_transformers_with_parity(lora_run, tmp_path, capsys):
+def test_export_merge_is_plain_transformers_with_parity(lora_run, tiny_model_dir, tmp_path):
     from transformers import pipeline
 
     out = tmp_path / "merged"
     main(["export", str(lora_run.path), "--merge", "--out", str(out)])
     assert not (out / "adapter_config.json").exists() and (out / "model.safetensors").exists()
     rec = json.loads((out / "export.json").read_text())
-    assert rec["parity"]["ok"] and rec["parity"]["rows"] == 32
+    assert rec["parity"]["ok"] and rec["parity"]["rows"] == 32 and rec["plain_transformers"]
     assert rec["parity"]["max_abs_logit_diff"] <= 1e-4
     assert json.loads((lora_run.path / "exports" / "merged.json").read_text()) == rec
+    # the LoRA update really is in the weights (not a copy of the base model)
+    from safetensors.torch import load_file
+
+    merged = load_file(str(out / "model.safetensors"))
+    base = load_file(str(tiny_model_dir / "model.safetensors"))
+    key = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(merged["bert." + key], base.get(key, base.get("bert." + key)))
     texts = [r["text"] for r in make_rows(20, 9)]
     ours = tunewise.load(lora_run.path).predict(texts)
     theirs = pipeline("text-classification", model=str(out), device="cpu")(texts)
@@ -130,7 +137,8 @@ def test_unmergeable_method_says_so(tiny_model_dir, data, tmp_path, capsys):
     assert "cannot be merged" in err and "lora" in err
     # without --merge the adapter itself is exported and reloads to the same outputs
     main(["export", str(r.path), "--out", str(tmp_path / "a")])
-    assert json.loads((tmp_path / "a" / "export.json").read_text())["parity"]["ok"]
+    rec = json.loads((tmp_path / "a" / "export.json").read_text())
+    assert rec["parity"]["ok"] and not rec["plain_transformers"]
 
 
 def test_adapter_reloaded_in_fresh_process_gives_same_logits(tiny_model_dir, tmp_path):

@@ -96,12 +96,16 @@ def eval_mode(model, batch: dict) -> dict:
 
 
 @torch.inference_mode()
-def reload_parity(model, model_dir, batch: dict, atol: float = 1e-4, load=None) -> dict:
+def reload_parity(
+    model, model_dir, batch: dict, atol: float = 1e-4, load=None, expected=None
+) -> dict:
     """The saved model, loaded fresh, gives the logits of the in-memory one.
 
     Args:
         load: builds the fresh model from ``model_dir`` (base + adapter for PEFT methods);
             default: a plain transformers sequence classifier.
+        expected: logits the trained model gave on ``batch`` when it was saved (compared
+            instead of ``model``'s, so the check spans save and reload).
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -113,7 +117,7 @@ def reload_parity(model, model_dir, batch: dict, atol: float = 1e-4, load=None) 
         else:
             fresh = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
     model.eval()
-    a = model(**batch).logits.float()
+    a = expected.float() if expected is not None else model(**batch).logits.float()
     b = fresh(**batch).logits.float()
     diff = float((a - b).abs().max())
     ok = diff <= atol

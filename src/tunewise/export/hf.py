@@ -79,8 +79,8 @@ def export_hf(
             "merged": bool(merge),
             "method": method,
             "parity": parity,
-            "plain_transformers": "adapter" not in (p.name for p in tmp.iterdir())
-            and (tmp / "config.json").is_file(),
+            "plain_transformers": (tmp / "config.json").is_file()
+            and not (tmp / "adapter_config.json").is_file(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (run / "exports").mkdir(exist_ok=True)

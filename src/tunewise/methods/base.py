@@ -143,7 +143,10 @@ def parse_options(name: str, sections: dict[str, Any]) -> Options:
         if k not in keys:
             problems.append(f"{k}: unknown setting (method sections: {', '.join(sorted(keys))})")
         elif k != method.key:
-            problems.append(f"{k}: options for another method, but method.name is {name!r}")
+            problems.append(
+                f"{k}: options for another method, but method.name is {name!r} "
+                f"(select it: --method {k})"
+            )
     raw = sections.get(method.key) or {}
     if not isinstance(raw, dict):
         problems.append(f"{method.key}: expected a mapping of options")
