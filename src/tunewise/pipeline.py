@@ -13,6 +13,7 @@ import numpy as np
 from tunewise.config import Config, build_config, config_to_dict, load_yaml
 from tunewise.errors import UserError
 from tunewise.predictor import META_FILE
+from tunewise.registry import record_run
 from tunewise.rundir import RunDir, prepare_out, replace_dir, write_json
 
 
@@ -131,11 +132,17 @@ def train(
     if resume is None and cfg.train.seeds > 1:
         from tunewise.seeds import train_seeds
 
-        return train_seeds(cfg, overwrite, echo, train)
+        try:
+            return train_seeds(cfg, overwrite, echo, train)
+        finally:
+            record_run(cfg.out, warn=echo)
     import torch
 
     # cpu=True without a GPU: accelerate then recognizes torchrun/accelerate-launch CPU process
     # groups (gloo); without it every process would think it is alone and the main one.
+    from tunewise.distributed import check_engine
+
+    check_engine(torch.cuda.is_available())
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
     if resume is None and main:
@@ -143,6 +150,7 @@ def train(
     accelerator.wait_for_everyone()
     if main:
         run.start(config_to_dict(cfg), resume=resume is not None)
+        record_run(run.path, warn=echo)
     try:
         result = _train(
             cfg, run, accelerator, resume is not None, echo if main else (lambda l: None)
@@ -150,14 +158,17 @@ def train(
     except KeyboardInterrupt:
         if main:
             run.set_status("interrupted")
+            record_run(run.path, warn=echo)
         raise
     except UserError as e:
         if main:
             run.set_status("failed", error=str(e))
+            record_run(run.path, warn=echo)
         raise
     except Exception as e:
         if main:
             run.set_status("failed", error=f"{type(e).__name__}: {e}")
+            record_run(run.path, warn=echo)
         raise
     return result
 
@@ -362,5 +373,6 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
 
         html, _ = write_report(run.path)
         echo(f"report: {html}")
+        record_run(run.path, warn=echo)
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics, main)

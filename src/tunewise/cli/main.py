@@ -13,6 +13,7 @@ from tunewise.cli import (
     models_cmd,
     predict_cmd,
     report_cmd,
+    runs_cmd,
     train_cmd,
 )
 from tunewise.errors import UserError
@@ -31,6 +32,7 @@ app.command("report")(report_cmd.report)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("compare")(compare_cmd.compare)
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(runs_cmd.app, name="runs")
 
 
 def main(argv: list[str] | None = None) -> None:

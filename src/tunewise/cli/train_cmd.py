@@ -64,8 +64,15 @@ def train(
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
 ) -> None:
     """Fine-tune a pretrained model for classification and evaluate it."""
+    import sys
+
     from tunewise.config import build_config, load_yaml
+    from tunewise.distributed import accelerate_cpu_request, relaunch
     from tunewise.errors import UserError
+
+    n_proc = accelerate_cpu_request()
+    if n_proc:
+        relaunch(n_proc, sys.argv[1:])
 
     if resume is not None:
         if any(v is not None for v in (config, model, train_file, dev, test)) or overrides:
