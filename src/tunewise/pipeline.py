@@ -151,29 +151,37 @@ def train(
     if main:
         run.start(config_to_dict(cfg), resume=resume is not None)
         record_run(run.path, warn=echo)
+    tracker = None
     try:
+        if main and cfg.track.backends:
+            from tunewise.tracking import open_trackers
+
+            tracker = open_trackers(cfg.track, run.path, config_to_dict(cfg), warn=echo)
         result = _train(
-            cfg, run, accelerator, resume is not None, echo if main else (lambda l: None)
+            cfg, run, accelerator, resume is not None, echo if main else (lambda l: None), tracker
         )
     except KeyboardInterrupt:
         if main:
             run.set_status("interrupted")
             record_run(run.path, warn=echo)
+            tracker and tracker.close("interrupted")
         raise
     except UserError as e:
         if main:
             run.set_status("failed", error=str(e))
             record_run(run.path, warn=echo)
+            tracker and tracker.close("failed")
         raise
     except Exception as e:
         if main:
             run.set_status("failed", error=f"{type(e).__name__}: {e}")
             record_run(run.path, warn=echo)
+            tracker and tracker.close("failed")
         raise
     return result
 
 
-def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResult:
+def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo, tracker=None) -> RunResult:
     import torch
     from transformers import AutoModelForSequenceClassification, set_seed
 
@@ -249,6 +257,8 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         if log_f:
             log_f.write(json.dumps(rec) + "\n")
             log_f.flush()
+        if tracker:
+            tracker.step(rec)
 
     echo(
         f"model {resolved.name} ({resolved.source}: {resolved.path}); "
@@ -371,8 +381,13 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         from tunewise.evaluation.report import write_report
 
-        html, _ = write_report(run.path)
+        html, md = write_report(run.path)
         echo(f"report: {html}")
+        if tracker:
+            from tunewise.registry.store import summary_metrics
+
+            tracker.final(summary_metrics(metrics), [html, md], run.model)
+            tracker.close("completed")
         record_run(run.path, warn=echo)
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics, main)

@@ -59,6 +59,9 @@ def train(
     doctor: Annotated[
         bool | None, Opt("--doctor/--no-doctor", help="Run the data checks first [on]")
     ] = None,
+    track: Annotated[
+        str | None, Opt(help="Experiment trackers, comma-separated: tensorboard,mlflow,wandb")
+    ] = None,
     out: Annotated[Path | None, Opt(help="Run directory [runs/<timestamp>]")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
@@ -102,6 +105,7 @@ def train(
             "train.early_stopping_patience": early_stopping,
             "doctor.allow": allow or None,
             "doctor.enabled": doctor,
+            "track.backends": [t.strip() for t in track.split(",") if t.strip()] if track else None,
             "out": out,
         }
         cfg = build_config(
