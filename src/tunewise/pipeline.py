@@ -94,7 +94,13 @@ def _default_out() -> Path:
 
 
 def train(
-    config=None, *, resume: str | Path | None = None, overwrite: bool = False, echo=None
+    config=None,
+    *,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    echo=None,
+    evaluate_test: bool = True,
+    on_log=None,
 ) -> RunResult:
     """Fine-tune a model as ``config`` says and write a run directory.
 
@@ -103,6 +109,10 @@ def train(
         resume: a run directory to continue from its newest checkpoint (its own config is used).
         overwrite: replace an existing run directory at ``config.out``.
         echo: called with lines of text for the user (default: silent).
+        evaluate_test: False keeps the test split out of the run entirely (tuning trials):
+            it is still carved from train when there is no test file, so train/dev are the same.
+        on_log: called with every training-log record on the main process (e.g. to prune a
+            tuning trial); an exception it raises stops the run.
     """
     from accelerate import Accelerator
 
@@ -158,7 +168,14 @@ def train(
 
             tracker = open_trackers(cfg.track, run.path, config_to_dict(cfg), warn=echo)
         result = _train(
-            cfg, run, accelerator, resume is not None, echo if main else (lambda l: None), tracker
+            cfg,
+            run,
+            accelerator,
+            resume is not None,
+            echo if main else (lambda l: None),
+            tracker,
+            evaluate_test,
+            on_log if main else None,
         )
     except KeyboardInterrupt:
         if main:
@@ -181,7 +198,16 @@ def train(
     return result
 
 
-def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo, tracker=None) -> RunResult:
+def _train(
+    cfg: Config,
+    run: RunDir,
+    accelerator,
+    resume: bool,
+    echo,
+    tracker=None,
+    evaluate_test: bool = True,
+    on_log=None,
+) -> RunResult:
     import torch
     from transformers import AutoModelForSequenceClassification, set_seed
 
@@ -207,6 +233,8 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo, tracker=No
         name: task.encode(exs, tokenizer, cfg.model.max_length) if exs else None
         for name, exs in (("train", splits.train), ("dev", splits.dev), ("test", splits.test))
     }
+    if not evaluate_test:
+        enc["test"] = None
     task._class_weights = class_weight_tensor(
         cfg.task.class_weights, task.labels, enc["train"].labels, task.multi_label
     )
@@ -259,6 +287,8 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo, tracker=No
             log_f.flush()
         if tracker:
             tracker.step(rec)
+        if on_log:
+            on_log(rec)
 
     echo(
         f"model {resolved.name} ({resolved.source}: {resolved.path}); "

@@ -30,7 +30,9 @@ def no_dropout_model(tiny_model_dir, tmp_path_factory):
 
 
 def _logits(run: Path, split: str) -> np.ndarray:
-    rows = [json.loads(x) for x in (run / "predictions" / f"{split}.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(x) for x in (run / "predictions" / f"{split}.jsonl").read_text().splitlines()
+    ]
     assert [r["row"] for r in rows] == list(range(len(rows)))
     return np.array([r["logits"] for r in rows])
 
@@ -41,7 +43,9 @@ def test_two_processes_match_one_with_the_same_global_batch(no_dropout_model, tm
         for i, (s, n) in enumerate((("train", 96), ("dev", 41), ("test", 43)))
     }
     # one process: batches of 8, two per optimizer step = global batch 16
-    one = tiny_config(no_dropout_model, data, tmp_path / "one", epochs=2, batch_size=8, grad_accum=2)
+    one = tiny_config(
+        no_dropout_model, data, tmp_path / "one", epochs=2, batch_size=8, grad_accum=2
+    )
     one["doctor"] = {"enabled": False}
     r1 = tunewise.train(one)
     # two processes: batches of 8 each, the same pairs of batches per optimizer step

@@ -48,7 +48,9 @@ def test_completed_runs_recorded_with_config_and_metrics(two_runs, capsys):
     assert ra["status"] == "completed" and ra["path"] == str(a.path.resolve())
     assert ra["config"]["train.lr"] == 2e-3
     assert ra["metrics"]["test.accuracy"] == pytest.approx(a.metrics["test"]["accuracy"])
-    out = _cli(["runs", "ls", "--filter", str(a.path.parent), "--sort", "test.accuracy", "--desc"], capsys)
+    out = _cli(
+        ["runs", "ls", "--filter", str(a.path.parent), "--sort", "test.accuracy", "--desc"], capsys
+    )
     lines = [line for line in out.splitlines() if str(a.path.parent) in line]
     assert len(lines) == 2
     best = max((a, b), key=lambda r: r.metrics["test"]["accuracy"])

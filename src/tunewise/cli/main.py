@@ -15,6 +15,7 @@ from tunewise.cli import (
     report_cmd,
     runs_cmd,
     train_cmd,
+    tune_cmd,
 )
 from tunewise.errors import UserError
 
@@ -31,6 +32,7 @@ app.command("models")(models_cmd.models)
 app.command("report")(report_cmd.report)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("compare")(compare_cmd.compare)
+app.command("tune")(tune_cmd.tune)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
 
