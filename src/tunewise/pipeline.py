@@ -181,19 +181,22 @@ def train(
         if main:
             run.set_status("interrupted")
             record_run(run.path, warn=echo)
-            tracker and tracker.close("interrupted")
+            if tracker:
+                tracker.close("interrupted")
         raise
     except UserError as e:
         if main:
             run.set_status("failed", error=str(e))
             record_run(run.path, warn=echo)
-            tracker and tracker.close("failed")
+            if tracker:
+                tracker.close("failed")
         raise
     except Exception as e:
         if main:
             run.set_status("failed", error=f"{type(e).__name__}: {e}")
             record_run(run.path, warn=echo)
-            tracker and tracker.close("failed")
+            if tracker:
+                tracker.close("failed")
         raise
     return result
 

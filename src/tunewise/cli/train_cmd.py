@@ -35,7 +35,9 @@ def train(
     class_weights: Annotated[str | None, Opt(help="none or balanced")] = None,
     epochs: Annotated[float | None, Opt(help="Epochs [3]")] = None,
     max_steps: Annotated[int | None, Opt(help="Stop after this many optimizer steps")] = None,
-    batch_size: Annotated[int | None, Opt(help="Batch size per process [32]")] = None,
+    batch_size: Annotated[
+        int | None, Opt(help="Batch size per process [32]; global = this x processes x grad_accum")
+    ] = None,
     grad_accum: Annotated[int | None, Opt(help="Gradient accumulation steps [1]")] = None,
     lr: Annotated[
         float | None, Opt(help="Peak learning rate [model's: 1e-4 minilm, else 5e-5]")
