@@ -70,6 +70,11 @@ def accelerate_cpu_request(parent_cmdline: list[str] | None = None) -> int | Non
         n = load_config_from_file(args.config_file).num_processes
     if not n or n < 2 or (args.num_machines or 1) > 1:
         return None
+    if not args.cpu:
+        import torch
+
+        if torch.cuda.is_available():  # GPUs: accelerate's own launchers decide
+            return None
     return int(n)
 
 
