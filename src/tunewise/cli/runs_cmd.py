@@ -113,6 +113,9 @@ def show(
         print(f"{k:9} {_fmt(r[k])}")
     if r["error"]:
         print(f"error     {r['error']}")
+    for what, rel in (("model", "model"), ("report", "report.html"), ("metrics", "metrics.json")):
+        if (Path(r["path"]) / rel).exists():
+            print(f"{what:9} {Path(r['path']) / rel}")
     print("\nmetrics")
     for k, v in r["metrics"].items():
         print(f"  {k:28} {_fmt(v)}")
