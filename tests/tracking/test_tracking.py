@@ -1,6 +1,7 @@
 """`--track tensorboard,mlflow,wandb`: what each tracker got, read back with its own reader."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,9 @@ def test_mlflow_run(tracked):
     model_files = {a.path for a in client.list_artifacts(run_id, "model")}
     assert "model/model.safetensors" in model_files
     assert "report/report.html" in {a.path for a in client.list_artifacts(run_id, "report")}
+    # artifacts beside the SQLite store, never in the working directory
+    assert run.info.artifact_uri.startswith((tracked.path.parent / "mlflow-artifacts").as_uri())
+    assert not Path("mlruns").exists()
 
 
 def test_wandb_offline_log(tracked):

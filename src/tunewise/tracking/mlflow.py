@@ -32,6 +32,10 @@ class Backend(Tracker):
         artifacts = None
         if not uri:
             uri, artifacts = default_uri()
+        elif uri.startswith("sqlite:///"):
+            # MLflow's own default would be ./mlruns in whatever directory training started
+            artifacts = Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlflow-artifacts"
+        if artifacts is not None:
             artifacts.mkdir(parents=True, exist_ok=True)
         self.client = MlflowClient(tracking_uri=uri)
         self.uri = uri
