@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests never write to the user's run registry (~/.tunewise/runs.db); subprocesses inherit this.
+os.environ["TUNEWISE_REGISTRY"] = str(
+    Path(tempfile.mkdtemp(prefix="tunewise-test-registry-")) / "runs.db"
+)
 
 SHARED = Path(
     os.environ.get("SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets")

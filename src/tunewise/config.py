@@ -152,6 +152,24 @@ class DoctorConfig(_Section):
     """Estimated Jaccard similarity (word 3-shingles, MinHash) above which two texts are near-duplicates."""
 
 
+class TrackConfig(_Section):
+    backends: list[Literal["tensorboard", "mlflow", "wandb"]] = []
+    """Experiment trackers (--track tensorboard,mlflow,wandb); only the main process logs."""
+    mlflow_uri: str | None = None
+    """MLflow tracking URI; null = $MLFLOW_TRACKING_URI, else SQLite beside the run registry."""
+    experiment: str = "tunewise"
+    """MLflow experiment and W&B project name."""
+
+
+class TuneConfig(_Section):
+    space: dict[str, str] = {}
+    """Search space for `tunewise tune`: dotted key -> "LOW..HIGH", "LOW..HIGH:log" or "a|b|c"."""
+    trials: int = Field(20, ge=1)
+    """Trials to run."""
+    pruning: bool = True
+    """Stop trials whose dev metric trails the others' at the same evaluation (median rule)."""
+
+
 class Config(_Section):
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
@@ -159,6 +177,8 @@ class Config(_Section):
     train: TrainConfig = TrainConfig()
     method: MethodConfig = MethodConfig()
     doctor: DoctorConfig = DoctorConfig()
+    track: TrackConfig = TrackConfig()
+    tune: TuneConfig = TuneConfig()
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
 

@@ -13,6 +13,7 @@ import numpy as np
 from tunewise.config import Config, build_config, config_to_dict, load_yaml
 from tunewise.errors import UserError
 from tunewise.predictor import META_FILE
+from tunewise.registry import record_run
 from tunewise.rundir import RunDir, prepare_out, replace_dir, write_json
 
 
@@ -110,7 +111,13 @@ def _default_out() -> Path:
 
 
 def train(
-    config=None, *, resume: str | Path | None = None, overwrite: bool = False, echo=None
+    config=None,
+    *,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    echo=None,
+    evaluate_test: bool = True,
+    on_log=None,
 ) -> RunResult:
     """Fine-tune a model as ``config`` says and write a run directory.
 
@@ -119,6 +126,10 @@ def train(
         resume: a run directory to continue from its newest checkpoint (its own config is used).
         overwrite: replace an existing run directory at ``config.out``.
         echo: called with lines of text for the user (default: silent).
+        evaluate_test: False keeps the test split out of the run entirely (tuning trials):
+            it is still carved from train when there is no test file, so train/dev are the same.
+        on_log: called with every training-log record on the main process (e.g. to prune a
+            tuning trial); an exception it raises stops the run.
     """
     from accelerate import Accelerator
 
@@ -149,11 +160,23 @@ def train(
     if resume is None and cfg.train.seeds > 1:
         from tunewise.seeds import train_seeds
 
-        return train_seeds(cfg, overwrite, echo, train)
+        try:
+            return train_seeds(cfg, overwrite, echo, train)
+        finally:
+            record_run(cfg.out, warn=echo)
     import torch
 
     # cpu=True without a GPU: accelerate then recognizes torchrun/accelerate-launch CPU process
     # groups (gloo); without it every process would think it is alone and the main one.
+    from tunewise.distributed import check_engine
+
+    check_engine(torch.cuda.is_available())
+    from accelerate.state import AcceleratorState
+
+    # A Trainer or Accelerator created earlier in this process (a notebook, a benchmark) leaves
+    # accelerate's process-wide state set with its own precision, and a second Accelerator with
+    # other settings then raises. Forget that state; the process group (PartialState) is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
     if resume is None and main:
@@ -161,30 +184,61 @@ def train(
     accelerator.wait_for_everyone()
     if main:
         run.start(config_to_dict(cfg), resume=resume is not None)
+        record_run(run.path, warn=echo)
+    tracker = None
     try:
+        if main and cfg.track.backends:
+            from tunewise.tracking import open_trackers
+
+            tracker = open_trackers(cfg.track, run.path, config_to_dict(cfg), warn=echo)
         result = _train(
-            cfg, run, accelerator, resume is not None, echo if main else (lambda l: None)
+            cfg,
+            run,
+            accelerator,
+            resume is not None,
+            echo if main else (lambda l: None),
+            tracker,
+            evaluate_test,
+            on_log if main else None,
         )
     except KeyboardInterrupt:
         if main:
             run.set_status("interrupted")
+            record_run(run.path, warn=echo)
+            if tracker:
+                tracker.close("interrupted")
         raise
     except UserError as e:
         if main:
             run.set_status("failed", error=str(e))
+            record_run(run.path, warn=echo)
+            if tracker:
+                tracker.close("failed")
         raise
     except Exception as e:
         if main:
             run.set_status("failed", error=f"{type(e).__name__}: {e}")
+            record_run(run.path, warn=echo)
+            if tracker:
+                tracker.close("failed")
         raise
     return result
 
 
-def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResult:
+def _train(
+    cfg: Config,
+    run: RunDir,
+    accelerator,
+    resume: bool,
+    echo,
+    tracker=None,
+    evaluate_test: bool = True,
+    on_log=None,
+) -> RunResult:
     if cfg.task.type == "tokens":
         from tunewise.token_pipeline import train_tokens
 
-        return train_tokens(cfg, run, accelerator, resume, echo)
+        return train_tokens(cfg, run, accelerator, resume, echo, tracker, evaluate_test, on_log)
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -210,6 +264,8 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         name: task.encode(exs, tokenizer, cfg.model.max_length) if exs else None
         for name, exs in (("train", splits.train), ("dev", splits.dev), ("test", splits.test))
     }
+    if not evaluate_test:
+        enc["test"] = None
     task._class_weights = class_weight_tensor(
         cfg.task.class_weights, task.labels, enc["train"].labels, task.multi_label
     )
@@ -254,6 +310,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         meta,
         describe,
         AutoModelForSequenceClassification,
+        on_log=log_sinks(tracker, on_log),
     )
     metrics: dict = {"metric_for_best": metric, "best_step": state.best_step}
     threshold = 0.5
@@ -341,12 +398,25 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 task,
                 threshold,
             )
-        finish(run, metrics, echo)
+        finish(run, metrics, echo, tracker)
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics, main)
 
 
-def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, describe, model_cls):
+def fit_best(
+    cfg,
+    run,
+    accelerator,
+    resume,
+    echo,
+    task,
+    enc,
+    tokenizer,
+    meta,
+    describe,
+    model_cls,
+    on_log=None,
+):
     """Load the pretrained model with the task's head, attach the fine-tuning method, train it
     with the one loop (best dev checkpoint saved to ``run.model`` with ``meta``), and reload
     exactly what was saved.
@@ -413,6 +483,8 @@ def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, de
         if log_f:
             log_f.write(json.dumps(rec) + "\n")
             log_f.flush()
+        if on_log:
+            on_log(rec)
 
     echo(describe)
     try:
@@ -467,12 +539,33 @@ def training_summary(state, accelerator) -> dict:
     }
 
 
-def finish(run: RunDir, metrics: dict, echo) -> None:
-    """Write metrics.json, drop the checkpoints, mark the run completed, write the report."""
+def finish(run: RunDir, metrics: dict, echo, tracker=None) -> None:
+    """Write metrics.json, drop the checkpoints, mark the run completed, write the report, hand
+    the final figures to the trackers and record the run in the registry."""
     write_json(run.metrics, metrics)
     shutil.rmtree(run.checkpoints, ignore_errors=True)
     run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     from tunewise.evaluation.report import write_report
 
-    html, _ = write_report(run.path)
+    html, md = write_report(run.path)
     echo(f"report: {html}")
+    if tracker:
+        from tunewise.registry.store import summary_metrics
+
+        tracker.final(summary_metrics(metrics), [html, md], run.model)
+        tracker.close("completed")
+    record_run(run.path, warn=echo)
+
+
+def log_sinks(tracker, on_log):
+    """One callable that hands a training-log record to the trackers and to ``on_log``."""
+    if not tracker and not on_log:
+        return None
+
+    def sink(rec: dict) -> None:
+        if tracker:
+            tracker.step(rec)
+        if on_log:
+            on_log(rec)
+
+    return sink

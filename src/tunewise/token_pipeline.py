@@ -65,14 +65,23 @@ def _checks(task, model, raw, run, enc, logits, state, metric, pad_id, load, sav
     return out
 
 
-def train_tokens(cfg: Config, run: RunDir, accelerator, resume: bool, echo):
+def train_tokens(
+    cfg: Config,
+    run: RunDir,
+    accelerator,
+    resume: bool,
+    echo,
+    tracker=None,
+    evaluate_test=True,
+    on_log=None,
+):
     """Read tagged data, fine-tune a token-classification head, score entities, write the run."""
     import torch
 
     from tunewise.data.token_splits import load_token_splits, require_valid
     from tunewise.evaluation import entities as ent
     from tunewise.models.loading import load_pretrained, load_tokenizer
-    from tunewise.pipeline import RunResult, finish, fit_best, training_summary
+    from tunewise.pipeline import RunResult, finish, fit_best, log_sinks, training_summary
     from tunewise.tasks.tokens import TokenTask
     from tunewise.training.loop import predict_logits
 
@@ -93,6 +102,8 @@ def train_tokens(cfg: Config, run: RunDir, accelerator, resume: bool, echo):
         n: task.encode(exs, tokenizer, cfg.model.max_length) if exs else None
         for n, exs in parts.items()
     }
+    if not evaluate_test:
+        enc["test"] = None
     for name, e in enc.items():
         if e is not None and e.truncated:
             echo(
@@ -145,6 +156,7 @@ def train_tokens(cfg: Config, run: RunDir, accelerator, resume: bool, echo):
         meta,
         describe,
         task.auto_model(),
+        on_log=log_sinks(tracker, on_log),
     )
     metrics: dict = {"task": "tokens", "metric_for_best": metric, "best_step": state.best_step}
     logits = {}
@@ -185,7 +197,7 @@ def train_tokens(cfg: Config, run: RunDir, accelerator, resume: bool, echo):
         (run.model / META_FILE).write_text(json.dumps(meta, indent=2))
         for name, lg in logits.items():
             write_token_predictions(run.predictions / f"{name}.jsonl", parts[name], lg, task)
-        finish(run, metrics, echo)
+        finish(run, metrics, echo, tracker)
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics, main)
 

@@ -178,3 +178,13 @@ def test_early_stopping_stops_and_keeps_best(tiny_model_dir, tiny_data, tmp_path
     t = r.metrics["training"]
     assert t["stopped_early"] and t["steps"] == 6
     assert r.metrics["best_step"] == 2
+
+
+def test_train_after_another_accelerator_in_the_same_process(tiny_model_dir, tiny_data, tmp_path):
+    # e.g. a Hugging Face Trainer with bf16 run first in a notebook: accelerate's process-wide
+    # state then holds mixed_precision="bf16", and a plain Accelerator() would raise
+    from accelerate import Accelerator
+
+    Accelerator(mixed_precision="bf16", cpu=True)
+    r = tunewise.train(tiny_config(tiny_model_dir, tiny_data, tmp_path / "a", epochs=1))
+    assert r.metrics["training"]["steps"] > 0

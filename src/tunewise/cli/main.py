@@ -15,7 +15,9 @@ from tunewise.cli import (
     models_cmd,
     predict_cmd,
     report_cmd,
+    runs_cmd,
     train_cmd,
+    tune_cmd,
 )
 from tunewise.errors import UserError
 
@@ -34,7 +36,9 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("compare")(compare_cmd.compare)
 app.command("methods")(methods_cmd.methods)
 app.command("export")(export_cmd.export)
+app.command("tune")(tune_cmd.tune)
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(runs_cmd.app, name="runs")
 
 
 def main(argv: list[str] | None = None) -> None:

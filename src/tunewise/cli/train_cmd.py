@@ -52,7 +52,9 @@ def train(
     ] = None,
     epochs: Annotated[float | None, Opt(help="Epochs [3]")] = None,
     max_steps: Annotated[int | None, Opt(help="Stop after this many optimizer steps")] = None,
-    batch_size: Annotated[int | None, Opt(help="Batch size per process [32]")] = None,
+    batch_size: Annotated[
+        int | None, Opt(help="Batch size per process [32]; global = this x processes x grad_accum")
+    ] = None,
     grad_accum: Annotated[int | None, Opt(help="Gradient accumulation steps [1]")] = None,
     lr: Annotated[
         float | None,
@@ -77,13 +79,23 @@ def train(
     doctor: Annotated[
         bool | None, Opt("--doctor/--no-doctor", help="Run the data checks first [on]")
     ] = None,
+    track: Annotated[
+        str | None, Opt(help="Experiment trackers, comma-separated: tensorboard,mlflow,wandb")
+    ] = None,
     out: Annotated[Path | None, Opt(help="Run directory [runs/<timestamp>]")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
 ) -> None:
     """Fine-tune a pretrained model for classification or token tagging (NER) and evaluate it."""
+    import sys
+
     from tunewise.config import build_config, load_yaml
+    from tunewise.distributed import accelerate_cpu_request, relaunch
     from tunewise.errors import UserError
+
+    n_proc = accelerate_cpu_request()
+    if n_proc:
+        relaunch(n_proc, sys.argv[1:])
 
     if resume is not None:
         if any(v is not None for v in (config, model, train_file, dev, test)) or overrides:
@@ -118,6 +130,7 @@ def train(
             "train.early_stopping_patience": early_stopping,
             "doctor.allow": allow or None,
             "doctor.enabled": doctor,
+            "track.backends": [t.strip() for t in track.split(",") if t.strip()] if track else None,
             "out": out,
         }
         cfg = build_config(

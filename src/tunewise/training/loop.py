@@ -347,6 +347,11 @@ def fit(
                     state.step, running / running_n, eps, state.train_seconds / max(state.step, 1)
                 )
                 if state.step % 10 == 0 or state.step == total:
+                    if world > 1:  # the loss over every process's batches, not rank 0's alone
+                        t = accelerator.reduce(
+                            torch.tensor([running, running_n], dtype=torch.float64), "sum"
+                        )
+                        running, running_n = float(t[0]), int(t[1])
                     log(
                         {
                             "type": "train",
