@@ -43,7 +43,7 @@ def method_record(method_cfg) -> dict:
 
 def default_lr(method_cfg, model_lr: float) -> float:
     """The method's default peak learning rate for a model whose full fine-tuning rate is
-    ``model_lr`` (LoRA ~10x, soft prompts ~100x: they train far fewer, freshly initialised
+    ``model_lr`` (LoRA 30x, soft prompts 100x: they train far fewer, freshly initialised
     parameters)."""
     method, _ = resolve(method_cfg)
     return float(f"{model_lr * method.lr_factor:.3g}")
