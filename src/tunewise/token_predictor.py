@@ -28,8 +28,16 @@ class TokenPredictor:
         self.task = TokenTask(self.meta["labels"])
         self.labels = self.task.labels
         self.tokenizer = load_tokenizer(str(model_dir))
+        from tunewise.methods import load_trained
+
+        task = self.task
+
+        def load_fn(p):
+            return AutoModelForTokenClassification.from_pretrained(p, **task.model_kwargs())
+
         with quiet_transformers():
-            self.model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+            # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
+            self.model = load_trained(model_dir, load_fn, task, self.meta)
         self.model.eval()
         self.batch_size = batch_size
 

@@ -53,7 +53,38 @@ def _cls_task():
     return ClassificationTask(["neg", "pos"])
 
 
+def _tok_batch(tok):
+    words = [["the", "film", "was", "great"], ["a", "dull", "plot"], ["great", "cast", "12"]]
+    b = tok(words, is_split_into_words=True, padding=True, return_tensors="pt")
+    return {k: v for k, v in b.items() if k != "token_type_ids"}
+
+
+def _tok_load(task):
+    from transformers import AutoModelForTokenClassification
+
+    return lambda p: AutoModelForTokenClassification.from_pretrained(p, **task.model_kwargs())
+
+
+def _tok_task():
+    from tunewise.tasks.tokens import TokenTask
+
+    return TokenTask(["O", "B-GOOD", "I-GOOD", "B-BAD", "I-BAD"])
+
+
+def _tok_loss(task, out, b):
+    # a tag per position (padding ignored, as the task's collate does with -100)
+    labels = (torch.arange(b["input_ids"].shape[1]) % 5).expand_as(b["input_ids"]).clone()
+    labels[b["attention_mask"] == 0] = -100
+    return task.loss(out.logits, labels)
+
+
 TASK_CASES = {
+    "tokens": TaskCase(
+        make_task=_tok_task,
+        load_fn=_tok_load,
+        batch=_tok_batch,
+        loss=_tok_loss,
+    ),
     "classification": TaskCase(
         make_task=_cls_task,
         load_fn=_cls_load,

@@ -165,3 +165,38 @@ def test_interrupted_token_run_resumes_to_identical_weights(tiny_model_dir, tmp_
     for k in wa:
         np.testing.assert_allclose(wa[k], wb[k], rtol=0, atol=1e-6)
     assert resumed.metrics["test"]["micro_f1"] == straight.metrics["test"]["micro_f1"]
+
+
+@pytest.mark.parametrize("method", [{"name": "lora", "lora": {"r": 4}}, {"name": "prompt"}])
+def test_peft_methods_run_unchanged_on_tokens(tiny_model_dir, tmp_path, method):
+    import tunewise
+
+    files = {
+        s: _conll(tmp_path / f"{s}.conll", n, i)
+        for i, (s, n) in enumerate((("train", 64), ("dev", 16), ("test", 16)))
+    }
+    result = tunewise.train(
+        {
+            "task": {"type": "tokens"},
+            "method": method,
+            "model": {"name": str(tiny_model_dir), "max_length": 32},
+            "data": {k: str(v) for k, v in files.items()},
+            "train": {"epochs": 1, "batch_size": 16, "bf16": False, "threads": 1},
+            "out": str(tmp_path / "run"),
+        }
+    )
+    m = result.metrics
+    assert m["method"]["name"] == method["name"] and m["method"]["percent"] < 50
+    assert m["checks"]["reload_parity"]["ok"], m["checks"]["reload_parity"]
+    assert not (result.path / "model" / "model.safetensors").exists()  # adapter + head only
+    pred = tunewise.load(result.path)
+    text = "the film was great"
+    (row,) = pred.predict([text])
+    for e in row["entities"]:
+        assert text[e["start"] : e["end"]] == e["text"]
+    # what predict loads scores the test split as training did
+    exs = [
+        json.loads(x) for x in (result.path / "predictions" / "test.jsonl").read_text().splitlines()
+    ]
+    assert pred.evaluate_file(files["test"])["micro_f1"] == pytest.approx(m["test"]["micro_f1"])
+    assert len(exs) == 16

@@ -95,6 +95,7 @@ class TokenTask:
     name = "tokens"
     multi_label = False
     peft_task_type = "TOKEN_CLS"
+    """What peft calls this task (methods read it; see tunewise.methods.base)."""
     log_keys = ("micro_f1", "macro_f1", "micro_precision", "micro_recall", "token_accuracy")
 
     def __init__(self, labels: list[str], gold_tags: list[str] | None = None):
@@ -120,8 +121,11 @@ class TokenTask:
         }
 
     def head_modules(self, model) -> list[str]:
-        """Names of the new head's modules (trained in full and saved by PEFT methods)."""
-        return ["classifier"]
+        """The freshly initialised head (``classifier``): trained and saved with every
+        parameter-efficient method."""
+        from tunewise.methods.targets import new_head_modules
+
+        return new_head_modules(model)
 
     def default_metric(self) -> str:
         return "micro_f1"
@@ -190,7 +194,9 @@ class TokenTask:
         return batch
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        logits = logits.float()
+        # soft-prompt methods (prompt tuning, P-tuning) prepend virtual tokens: the real
+        # tokens are the last positions
+        logits = logits[:, logits.shape[1] - labels.shape[1] :].float()
         if not (labels != IGNORE).any():
             return logits.sum() * 0.0
         return torch.nn.functional.cross_entropy(
@@ -203,11 +209,13 @@ class TokenTask:
         a word the model did not see gets O."""
         out = []
         c = logits.shape[-1]
+        # virtual tokens of soft-prompt methods come first: skip them
+        shift = logits.shape[1] - max(len(data.input_ids[i]) for i in idx)
         for r, i in enumerate(idx):
-            f = np.asarray(data.first[i], dtype=np.int64)
+            f = np.asarray(data.first[i], dtype=np.int64) + shift
             w = np.full((len(f), c), _OFF, dtype=np.float32)
             w[:, 0] = 0.0
-            ok = f >= 0
+            ok = f >= shift
             w[ok] = logits[r, f[ok]]
             out.append(w)
         return out
