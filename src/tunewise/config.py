@@ -61,14 +61,27 @@ class DataConfig(_Section):
 
 
 class TaskConfig(_Section):
-    type: Literal["classification"] = "classification"
-    """The task; classification is the one that exists now."""
+    type: Literal["classification", "sft"] = "classification"
+    """The task: classification, or sft (supervised fine-tuning of a decoder on instructions,
+    chats or plain text; settings in the ``sft`` section)."""
     multi_label: bool = False
     """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
     class_weights: Literal["none", "balanced"] | list[float] = "none"
     """Loss weights per class: none, balanced (inverse frequency), or explicit list."""
     calibrate: bool = False
     """Apply the temperature fitted on dev to predicted probabilities (predict, serve)."""
+
+
+class SFTConfig(_Section):
+    chat_template: str | None = None
+    """Chat template: null = the model's own; a name (chatml) or a .jinja file. Saved with the
+    model, so training, evaluation and generation render prompts identically."""
+    packing: bool = False
+    """Pack short examples into rows of model.max_length tokens (no attention across examples)."""
+    eval_samples: int = Field(8, ge=0)
+    """Dev prompts answered before and after training (exact match, ROUGE-L, samples file)."""
+    eval_max_new_tokens: int = Field(64, ge=1)
+    """Longest answer generated for those dev prompts."""
 
 
 class TrainConfig(_Section):
@@ -125,6 +138,8 @@ class Config(_Section):
     task: TaskConfig = TaskConfig()
     train: TrainConfig = TrainConfig()
     doctor: DoctorConfig = DoctorConfig()
+    sft: SFTConfig = SFTConfig()
+    """Supervised fine-tuning of decoders (task.type sft)."""
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
 

@@ -163,6 +163,10 @@ def train(
 
 
 def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResult:
+    if cfg.task.type == "sft":
+        from tunewise.sft_pipeline import train_sft
+
+        return RunResult(*train_sft(cfg, run, accelerator, resume, echo))
     import torch
     from transformers import AutoModelForSequenceClassification, set_seed
 

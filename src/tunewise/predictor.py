@@ -103,6 +103,13 @@ class Predictor:
         return self.task.metrics(logits, y, self.threshold)
 
 
-def load(path: str | Path) -> Predictor:
-    """Load a finished run (or its model directory) for prediction."""
+def load(path: str | Path):
+    """Load a finished run (or its model directory): a :class:`Predictor` for classification,
+    a :class:`tunewise.generation.Generator` for sft runs (``.generate``, ``.stream``)."""
+    p = Path(path)
+    meta = p / "model" / META_FILE if (p / "run.json").is_file() else p / META_FILE
+    if meta.is_file() and json.loads(meta.read_text()).get("task") == "sft":
+        from tunewise.generation import Generator
+
+        return Generator(path)
     return Predictor(path)

@@ -10,6 +10,7 @@ from tunewise.cli import (
     compare_cmd,
     data_cmd,
     doctor_cmd,
+    generate_cmd,
     models_cmd,
     predict_cmd,
     report_cmd,
@@ -30,6 +31,8 @@ app.command("models")(models_cmd.models)
 app.command("report")(report_cmd.report)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("compare")(compare_cmd.compare)
+app.command("generate")(generate_cmd.generate)
+app.command("chat")(generate_cmd.chat)
 app.add_typer(data_cmd.app, name="data")
 
 

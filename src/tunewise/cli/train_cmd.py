@@ -16,6 +16,10 @@ def train(
         typer.Argument(help="Dotted overrides, e.g. train.lr=3e-5", show_default=False),
     ] = None,
     config: Annotated[Path | None, Opt("--config", "-c", help="YAML config file")] = None,
+    task: Annotated[
+        str | None,
+        Opt(help="classification (default) or sft (decoders: instructions, chats, text)"),
+    ] = None,
     model: Annotated[
         str | None, Opt(help="Packaged name (see `tunewise models`), local dir or hub id")
     ] = None,
@@ -63,7 +67,7 @@ def train(
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
 ) -> None:
-    """Fine-tune a pretrained model for classification and evaluate it."""
+    """Fine-tune a pretrained model (classification, or sft for decoders) and evaluate it."""
     from tunewise.config import build_config, load_yaml
     from tunewise.errors import UserError
 
@@ -73,6 +77,7 @@ def train(
     else:
         base = load_yaml(config) if config else {}
         flags = {
+            "task.type": task,
             "model.name": model,
             "model.max_length": max_length,
             "data.train": train_file,
@@ -106,6 +111,15 @@ def train(
     result = pipeline.train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)
     if not result.main:
         return
+    if "generation" in result.metrics or cfg_task(result) == "sft":
+        from tunewise.cli.report import print_sft_metrics
+
+        print_sft_metrics(result.metrics)
+        print(f"\nrun directory: {result.path}")
+        print(
+            f"use it: tunewise generate {result.path} --prompt TEXT   |   tunewise chat {result.path}"
+        )
+        return
     print_metrics(result.metrics)
     print(f"\nrun directory: {result.path}")
     print(f"model (plain transformers): {result.path / 'model'}")
@@ -113,6 +127,13 @@ def train(
     print(
         f"   or: python -c \"import tunewise; print(tunewise.load('{result.path}').predict(['some text']))\""
     )
+
+
+def cfg_task(result) -> str:
+    import json
+
+    meta = result.path / "model" / "tunewise.json"
+    return json.loads(meta.read_text()).get("task", "") if meta.is_file() else ""
 
 
 def _echo(line: str) -> None:

@@ -216,15 +216,20 @@ def fit(
     def evaluate() -> None:
         if dev is None or len(dev) == 0:
             return
-        logits = predict_logits(model, task, dev, cfg.batch_size * 2, accelerator, pad_id)
-        m = task.metrics(logits, dev.labels)
-        value = m[metric]
+        if hasattr(task, "evaluate"):  # tasks without per-row logits (causal LM) score themselves
+            m = task.evaluate(model, dev, cfg.batch_size * 2, accelerator, pad_id)
+        else:
+            logits = predict_logits(model, task, dev, cfg.batch_size * 2, accelerator, pad_id)
+            m = task.metrics(logits, dev.labels)
+        # internally higher is better; a task names the metrics where lower is better
+        value = -m[metric] if metric in getattr(task, "lower_is_better", ()) else m[metric]
+        keys = getattr(task, "log_metrics", ("accuracy", "macro_f1", "micro_f1", "mcc"))
         rec = {
             "type": "eval",
             "step": state.step,
             "epoch": state.epoch + 1,
             "split": "dev",
-            **{k: m[k] for k in ("accuracy", "macro_f1", "micro_f1", "mcc")},
+            **{k: m[k] for k in keys},
         }
         improved = state.best is None or value > state.best + 1e-9
         if improved:
@@ -253,7 +258,7 @@ def fit(
             }
             state.evals.append(trec)
             log(trec)
-        echo(f"step {state.step}: dev {metric} {value:.4f}{' (best)' if improved else ''}")
+        echo(f"step {state.step}: dev {metric} {m[metric]:.4f}{' (best)' if improved else ''}")
         if cfg.early_stopping_patience and state.bad_evals >= cfg.early_stopping_patience:
             state.stopped_early = True
         model.train()
