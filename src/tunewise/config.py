@@ -23,7 +23,8 @@ class ModelConfig(_Section):
     name: str = "minilm"
     """Packaged model name (see `tunewise models`), a local directory, or a hub id."""
     max_length: int = Field(128, ge=8, le=8192)
-    """Longest input in tokens; longer inputs are truncated and the share is reported."""
+    """Longest input in tokens (default 128; 512 for sft); longer inputs are truncated and the
+    share is reported."""
 
 
 class SplitConfig(_Section):
@@ -90,7 +91,7 @@ class TrainConfig(_Section):
     max_steps: int | None = Field(None, ge=1)
     """Stop after this many optimizer steps (overrides epochs when smaller)."""
     batch_size: int = Field(32, ge=1)
-    """Examples per forward pass, per process."""
+    """Examples per forward pass, per process (default 32; 8 for sft)."""
     grad_accum: int = Field(1, ge=1)
     """Forward passes per optimizer step."""
     lr: float | None = Field(None, gt=0, lt=1)
@@ -142,6 +143,17 @@ class Config(_Section):
     """Supervised fine-tuning of decoders (task.type sft)."""
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
+
+    @model_validator(mode="after")
+    def _sft_defaults(self) -> Config:
+        # conversations are longer than classification inputs and a truncated answer loses its
+        # end-of-turn token; LM logits are large: sft defaults unless set explicitly
+        if self.task.type == "sft":
+            if "max_length" not in self.model.model_fields_set:
+                self.model.max_length = 512
+            if "batch_size" not in self.train.model_fields_set:
+                self.train.batch_size = 8
+        return self
 
     @field_validator("out", mode="before")
     @classmethod

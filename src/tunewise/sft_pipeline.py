@@ -141,6 +141,9 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
     )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = pad_id
+    # no KV cache while training: transformers then reads packed position ids as example
+    # boundaries (with a cache it would let packed examples attend to each other)
+    model.config.use_cache = False
     model.to(accelerator.device)
     dev_examples = [ex for ex in splits.get("dev", []) if ex.messages][: cfg.sft.eval_samples]
     before_file = run.path / ".samples-before.json"
@@ -171,7 +174,11 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
             m = plain_model(raw)
             m.generation_config.eos_token_id = stop_ids
             m.generation_config.pad_token_id = pad_id
-            m.save_pretrained(tmp)
+            m.config.use_cache = True  # for users' generate(); restored below for training
+            try:
+                m.save_pretrained(tmp)
+            finally:
+                m.config.use_cache = False
             tokenizer.save_pretrained(tmp)  # with the chat template training used
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         replace_dir(tmp, run.model)

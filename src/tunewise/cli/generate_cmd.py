@@ -36,10 +36,9 @@ def generate(
     stream: Annotated[bool, Opt("--stream/--no-stream", help="Print tokens as they come")] = True,
 ) -> None:
     """Answer one prompt with the run's chat template; stops at end-of-turn/EOS."""
-    import tunewise
+    from tunewise.generation import Generator
 
-    gen = tunewise.load(run)
-    _require_generator(gen, run)
+    gen = Generator(run)
     kw = _sampling(max_new_tokens, temperature, top_p, stop, seed)
     if stream:
         for chunk in gen.stream(prompt, **kw):
@@ -60,10 +59,9 @@ def chat(
     seed: Annotated[int | None, Opt(help="Seed for sampling")] = None,
 ) -> None:
     """Talk to the model: answers stream as they are generated; /reset clears, /exit quits."""
-    import tunewise
+    from tunewise.generation import Generator
 
-    gen = tunewise.load(run)
-    _require_generator(gen, run)
+    gen = Generator(run)
     kw = _sampling(max_new_tokens, temperature, top_p, stop, seed)
     start = [{"role": "system", "content": system}] if system else []
     messages = list(start)
@@ -94,11 +92,3 @@ def chat(
         sys.stdout.write("\n")
         sys.stdout.flush()
         messages.append({"role": "assistant", "content": answer})
-
-
-def _require_generator(gen, run: Path) -> None:
-    from tunewise.errors import UserError
-    from tunewise.generation import Generator
-
-    if not isinstance(gen, Generator):
-        raise UserError(f"{run}: a classification run; generate and chat need --task sft")

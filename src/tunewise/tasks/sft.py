@@ -112,8 +112,9 @@ class SFTTask:
 
         Each example's positions restart at 0, which transformers turns into a block-diagonal
         causal mask (no attention across examples; flash-attention's varlen path reads the same
-        position ids), and an example's first token is never a target, so nothing is learned
-        across a boundary either.
+        position ids) -- provided the model runs without a KV cache (``use_cache=False``; the
+        sft flow sets it for training). An example's first token is never a target, so nothing
+        is learned across a boundary either.
         """
         rows, cur = [], []
         for i, n in enumerate(data.lengths):
@@ -190,7 +191,7 @@ class SFTTask:
                     k: v.to(accelerator.device) for k, v in self.collate(data, idx, pad_id).items()
                 }
                 labels = batch.pop("labels")
-                tl = self.token_losses(model(**batch).logits, labels)
+                tl = self.token_losses(model(**batch, use_cache=False).logits, labels)
                 counts = (labels[:, 1:] != IGNORE).sum(1)
                 for i, s, c in zip(idx, tl.sum(1).tolist(), counts.tolist()):
                     per_row[i] = (s, c)
