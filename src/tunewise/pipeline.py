@@ -215,6 +215,9 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     _, model = load_pretrained(
         cfg.model.name, AutoModelForSequenceClassification.from_pretrained, **task.model_kwargs()
     )
+    from tunewise.models.decoder import ensure_pad_token
+
+    ensure_pad_token(tokenizer, model)  # decoders (Llama ...) as classifiers
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     meta = {
         "labels": task.labels,

@@ -146,14 +146,20 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
     model.config.use_cache = False
     model.to(accelerator.device)
     dev_examples = [ex for ex in splits.get("dev", []) if ex.messages][: cfg.sft.eval_samples]
-    before_file = run.path / ".samples-before.json"
-    before = None
-    if dev_examples and main:
-        if resume and before_file.is_file():
-            before = read_json(before_file)
-        else:
+    # the base model's dev loss and answers, kept for the before/after comparison
+    before_file = run.path / ".before.json"
+    before = {"answers": None, "dev": None}
+    if resume and before_file.is_file():
+        before = read_json(before_file)
+    else:
+        if len(enc.get("dev", [])):
+            before["dev"] = task.evaluate(
+                model, enc["dev"], cfg.train.batch_size * 2, accelerator, pad_id
+            )
+        if dev_examples and main:
             echo(f"generating {len(dev_examples)} dev answers with the base model")
-            before = _dev_answers(model, tokenizer, dev_examples, cfg, stop_ids, pad_id)
+            before["answers"] = _dev_answers(model, tokenizer, dev_examples, cfg, stop_ids, pad_id)
+        if main:
             write_json(before_file, before)
     model = apply_method(model, cfg, task, echo)
     meta = {
@@ -225,9 +231,12 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
     for name in ("dev", "test"):
         if len(enc.get(name, [])):
             metrics[name] = task.evaluate(best, enc[name], bs, accelerator, pad_id)
+    if before["dev"] is not None:
+        metrics["dev_before"] = before["dev"]
     if dev_examples and main:
         after = _dev_answers(best, tokenizer, dev_examples, cfg, stop_ids, pad_id)
         refs = [ex.reference for ex in dev_examples]
+        before = before["answers"]
         metrics["generation"] = {
             "before": generation_metrics(before, refs),
             "after": generation_metrics(after, refs),

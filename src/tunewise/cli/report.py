@@ -70,7 +70,7 @@ def print_sft_metrics(metrics: dict, console: Console | None = None) -> None:
     """Dev/test loss and perplexity; generation on dev prompts before and after."""
     console = console or Console()
     t = Table("", "loss", "perplexity", "tokens", title="next-token loss on assistant tokens")
-    for s in ("dev", "test"):
+    for s in ("dev_before", "dev", "test"):
         if s in metrics:
             m = metrics[s]
             t.add_row(s, f"{m['loss']:.4f}", f"{m['perplexity']:.2f}", str(m["tokens"]))
