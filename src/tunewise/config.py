@@ -124,6 +124,30 @@ class TrainConfig(_Section):
     """torch CPU threads; null leaves torch's default."""
 
 
+class MethodConfig(BaseModel):
+    """The fine-tuning method and its options, one section per method (``method.lora.r``);
+    sections are checked against the method registry (``tunewise methods``)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    name: str = "full"
+    """Method: full, head, lora, rslora, dora, adalora, ia3, prefix, prompt, ptuning, adapter."""
+
+    @model_validator(mode="after")
+    def _options(self) -> MethodConfig:
+        from tunewise.methods.base import parse_options
+
+        opts = parse_options(self.name, dict(self.model_extra or {}))
+        # keep only the selected method's section, every default filled in (saved in the run)
+        from tunewise.methods.base import get_method
+
+        key = get_method(self.name).key
+        for k in list(self.model_extra or {}):
+            if k != key:
+                del self.model_extra[k]
+        self.model_extra[key] = opts.model_dump(mode="json")
+        return self
+
+
 class DoctorConfig(_Section):
     enabled: bool = True
     """Run the doctor's data checks before training (errors stop the run)."""
@@ -138,6 +162,7 @@ class Config(_Section):
     data: DataConfig = DataConfig()
     task: TaskConfig = TaskConfig()
     train: TrainConfig = TrainConfig()
+    method: MethodConfig = MethodConfig()
     doctor: DoctorConfig = DoctorConfig()
     sft: SFTConfig = SFTConfig()
     """Supervised fine-tuning of decoders (task.type sft)."""

@@ -35,7 +35,7 @@ def _train_probe(train, dev, seed: int):
     return train.subset(idx)
 
 
-def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id) -> dict:
+def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id, load) -> dict:
     """The checks after training, each {"ok", "message", ...}."""
     from tunewise.evaluation import checks
 
@@ -46,7 +46,7 @@ def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id
         batch = task.collate(enc[probe_split], idx, pad_id)
         batch.pop("labels", None)
         out["eval_mode"] = checks.eval_mode(model, batch)
-        out["reload_parity"] = checks.reload_parity(model, run.model, batch)
+        out["reload_parity"] = checks.reload_parity(model, run.model, batch, load=load)
         out["collapse"] = checks.collapse(task.predict(logits[probe_split], threshold), task.labels)
     real_share = state.real_tokens / max(state.total_tokens, 1)
     out["padding"] = checks.padding(real_share)
@@ -125,9 +125,10 @@ def train(
             cfg.out = _default_out()
         run = RunDir(cfg.out)
     if cfg.train.lr is None:
+        from tunewise.methods import default_lr
         from tunewise.models.registry import recommended_lr
 
-        cfg.train.lr = recommended_lr(cfg.model.name)
+        cfg.train.lr = default_lr(cfg.method, recommended_lr(cfg.model.name))
     if resume is None and cfg.train.seeds > 1:
         from tunewise.seeds import train_seeds
 
@@ -170,13 +171,14 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     import torch
     from transformers import AutoModelForSequenceClassification, set_seed
 
+    from tunewise import methods
     from tunewise.data import load_splits
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
     from tunewise.models.loading import load_pretrained, load_tokenizer, quiet_transformers
     from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
-    from tunewise.training.loop import fit, predict_logits
+    from tunewise.training.loop import fit, planned_steps, predict_logits
 
     main = accelerator.is_main_process
     if cfg.train.threads:
@@ -218,14 +220,28 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
     from tunewise.models.decoder import ensure_pad_token
 
     ensure_pad_token(tokenizer, model)  # decoders (Llama ...) as classifiers
+    total_steps, _ = planned_steps(enc["train"], cfg.train, accelerator.num_processes)
+    model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
+    hooks = methods.method_hooks(model, cfg.method)
+    method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
+    echo(
+        f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "
+        f"parameters trainable ({method_info['percent']:.2f}%), lr {cfg.train.lr:g}"
+    )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def load_fn(path):
+        return AutoModelForSequenceClassification.from_pretrained(path, **task.model_kwargs())
+
     meta = {
         "labels": task.labels,
         "multi_label": task.multi_label,
         "threshold": 0.5,
         "max_length": cfg.model.max_length,
         "base_model": resolved.name,
+        "base_model_path": resolved.path,
         "task": task.name,
+        "method": methods.method_record(cfg.method),
     }
 
     def save_model(raw_model) -> None:
@@ -233,7 +249,8 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         if tmp.exists():
             shutil.rmtree(tmp)
         with quiet_transformers():
-            raw_model.save_pretrained(tmp)
+            tmp.mkdir(parents=True)
+            methods.save_trained(raw_model, tmp, cfg.method)
             tokenizer.save_pretrained(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         replace_dir(tmp, run.model)
@@ -267,6 +284,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
             on_best=save_model,
             log=log,
             echo=echo,
+            method_hooks=hooks,
         )
     finally:
         if log_f:
@@ -274,10 +292,15 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
 
     # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
     accelerator.wait_for_everyone()
-    from safetensors.torch import load_model
-
     raw = accelerator.unwrap_model(model)
-    load_model(raw, str(run.model / "model.safetensors"))
+    if methods.resolve(cfg.method)[0].needs_base:
+        # evaluate exactly what was saved: the base model plus the saved adapter and head
+        raw = methods.load_trained(run.model, load_fn, task, meta).to(accelerator.device)
+        model = raw
+    else:
+        from safetensors.torch import load_model
+
+        load_model(raw, str(run.model / "model.safetensors"))
     metrics: dict = {"metric_for_best": metric, "best_step": state.best_step}
     threshold = 0.5
     logits_by_split = {}
@@ -305,7 +328,17 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         if tfidf is not None:
             metrics["baselines"]["tfidf_logreg"] = tfidf
     metrics["checks"] = _checks(
-        cfg, task, raw, run, enc, logits_by_split, state, metric, threshold, pad_id
+        cfg,
+        task,
+        raw,
+        run,
+        enc,
+        logits_by_split,
+        state,
+        metric,
+        threshold,
+        pad_id,
+        lambda d: methods.load_trained(d, load_fn, task),
     )
     for name, c in metrics["checks"].items():
         if not c["ok"]:
@@ -335,6 +368,7 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         metrics["checks"]["baselines"] = compare_to_baselines(metrics["test"], metrics["baselines"])
         if not metrics["checks"]["baselines"]["ok"]:
             echo(f"warning [baselines]: {metrics['checks']['baselines']['message']}")
+    metrics["method"] = method_info
     metrics["training"] = {
         "steps": state.step,
         "epochs": state.epochs_done,

@@ -39,8 +39,16 @@ class Predictor:
         self.max_length = int(meta["max_length"])
         self.task = ClassificationTask(meta["labels"], meta.get("multi_label", False))
         self.tokenizer = load_tokenizer(str(model_dir))
+        from tunewise.methods import load_trained
+
+        task = self.task
+
+        def load_fn(p):
+            return AutoModelForSequenceClassification.from_pretrained(p, **task.model_kwargs())
+
         with quiet_transformers():
-            self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+            # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
+            self.model = load_trained(model_dir, load_fn, task, meta)
         self.model.eval()
         self.batch_size = batch_size
         self.labels = self.task.labels

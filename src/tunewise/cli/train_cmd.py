@@ -37,12 +37,17 @@ def train(
         bool | None, Opt("--multi-label/--single-label", help="Several labels per example")
     ] = None,
     class_weights: Annotated[str | None, Opt(help="none or balanced")] = None,
+    method: Annotated[
+        str | None,
+        Opt(help="Fine-tuning method (see `tunewise methods`) [full]; options as --lora.r 8"),
+    ] = None,
     epochs: Annotated[float | None, Opt(help="Epochs [3]")] = None,
     max_steps: Annotated[int | None, Opt(help="Stop after this many optimizer steps")] = None,
     batch_size: Annotated[int | None, Opt(help="Batch size per process [32]")] = None,
     grad_accum: Annotated[int | None, Opt(help="Gradient accumulation steps [1]")] = None,
     lr: Annotated[
-        float | None, Opt(help="Peak learning rate [model's: 1e-4 minilm, else 5e-5]")
+        float | None,
+        Opt(help="Peak learning rate [model's full fine-tuning rate x the method's factor]"),
     ] = None,
     max_length: Annotated[int | None, Opt(help="Truncate inputs to this many tokens [128]")] = None,
     seed: Annotated[int | None, Opt(help="Seed [42]")] = None,
@@ -88,6 +93,7 @@ def train(
             "data.label_column": label_column,
             "task.multi_label": multi_label,
             "task.class_weights": class_weights,
+            "method.name": method,
             "train.epochs": epochs,
             "train.max_steps": max_steps,
             "train.batch_size": batch_size,
@@ -122,7 +128,12 @@ def train(
         return
     print_metrics(result.metrics)
     print(f"\nrun directory: {result.path}")
-    print(f"model (plain transformers): {result.path / 'model'}")
+    method = result.metrics.get("method", {}).get("name", "full")
+    if method == "full":
+        print(f"model (plain transformers): {result.path / 'model'}")
+    else:
+        print(f"adapter + head ({method}): {result.path / 'model'}")
+        print(f"plain transformers model: tunewise export {result.path} --merge --out DIR")
     print(f"use it: tunewise predict {result.path} --input FILE --output preds.jsonl")
     print(
         f"   or: python -c \"import tunewise; print(tunewise.load('{result.path}').predict(['some text']))\""

@@ -155,6 +155,18 @@ class _Progress:
             self.bar.stop()
 
 
+def planned_steps(train, cfg: TrainConfig, world: int = 1, rank: int = 0) -> tuple[int, int]:
+    """(optimizer steps the run will take, steps per epoch) for ``train`` under ``cfg``."""
+    per_epoch_batches = len(
+        shard(plan_batches(train.lengths, cfg.batch_size, cfg.seed, 0, False), rank, world)
+    )
+    steps_per_epoch = math.ceil(per_epoch_batches / cfg.grad_accum)
+    total = math.ceil(cfg.epochs * steps_per_epoch)
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    return total, steps_per_epoch
+
+
 def fit(
     *,
     model,
@@ -171,6 +183,7 @@ def fit(
     on_best=None,
     log=None,
     echo=None,
+    method_hooks=None,
 ) -> LoopState:
     """Train ``model`` on ``train``, evaluating on ``dev``; returns the final loop state.
 
@@ -181,17 +194,15 @@ def fit(
         on_best: called with the unwrapped model whenever dev ``metric`` improves.
         log: called with one dict per log record (steps and evaluations).
         echo: called with a line of text for the user (main process only).
+        method_hooks: the fine-tuning method's ``MethodHooks`` (tunewise.methods): an extra
+            loss term, and a call after every optimizer step (AdaLoRA's rank allocation).
     """
     log = log or (lambda rec: None)
     echo = echo or (lambda line: None)
     world, rank = accelerator.num_processes, accelerator.process_index
-    per_epoch_batches = len(
-        shard(plan_batches(train.lengths, cfg.batch_size, cfg.seed, 0, False), rank, world)
-    )
-    steps_per_epoch = math.ceil(per_epoch_batches / cfg.grad_accum)
-    total = math.ceil(cfg.epochs * steps_per_epoch)
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
+    total, steps_per_epoch = planned_steps(train, cfg, world, rank)
+    extra_loss = getattr(method_hooks, "extra_loss", None)
+    after_step = getattr(method_hooks, "after_step", None)
     n_epochs = math.ceil(total / steps_per_epoch)
 
     optimizer = build_optimizer(model, cfg)
@@ -297,6 +308,8 @@ def fit(
                     with autocast:
                         logits = model(**batch).logits
                     loss = task.loss(logits, labels)
+                    if extra_loss is not None:
+                        loss = loss + extra_loss()
                     accelerator.backward(loss / cfg.grad_accum)
                 running += loss.item()
                 running_n += 1
@@ -310,6 +323,8 @@ def fit(
                         accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
+                    if after_step is not None:
+                        after_step(state.step)  # before zero_grad: AdaLoRA reads the grads
                     optimizer.zero_grad(set_to_none=True)
                     state.step += 1
                 state.train_seconds += time.perf_counter() - t0
