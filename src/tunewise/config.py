@@ -170,20 +170,31 @@ class Config(_Section):
     """Run directory; a fresh one under runs/ when absent."""
 
     @model_validator(mode="after")
-    def _sft_defaults(self) -> Config:
+    def _decoder_defaults(self) -> Config:
         # conversations are longer than classification inputs and a truncated answer loses its
-        # end-of-turn token; LM logits are large: sft defaults unless set explicitly
+        # end-of-turn token; LM logits are large: sft defaults unless set explicitly.
+        # Decoders (sft, or a packaged decoder as classifier) train LoRA unless told otherwise.
         if self.task.type == "sft":
             if "max_length" not in self.model.model_fields_set:
                 self.model.max_length = 512
             if "batch_size" not in self.train.model_fields_set:
                 self.train.batch_size = 8
+        if "name" not in self.method.model_fields_set and (
+            self.task.type == "sft" or _is_packaged_decoder(self.model.name)
+        ):
+            self.method = MethodConfig(name="lora")
         return self
 
     @field_validator("out", mode="before")
     @classmethod
     def _out(cls, v: Any) -> Any:
         return None if v in ("", None) else v
+
+
+def _is_packaged_decoder(name: str) -> bool:
+    from tunewise.models.registry import PACKAGED_MODELS
+
+    return name in PACKAGED_MODELS and PACKAGED_MODELS[name].decoder
 
 
 def _format_errors(err: ValidationError) -> str:

@@ -72,12 +72,26 @@ def _prepare_tokenizer(tokenizer, cfg: Config, chat: bool):
     return eot, stop_token_ids(tokenizer, eot)
 
 
-def plain_model(raw):
-    """The model to save as a plain transformers directory: adapters merged into a copy
-    (the training model keeps its adapters), or the model itself for full fine-tuning."""
-    if hasattr(raw, "merge_and_unload"):
-        return copy.deepcopy(raw).merge_and_unload()
-    return raw
+def plain_model(raw, method_cfg):
+    """The model to save as a plain transformers directory: the method (LoRA ...) merged into
+    a copy (training goes on with the adapters), or the model itself for full fine-tuning."""
+    from tunewise import methods
+
+    if methods.resolve(method_cfg)[0].name == "full":
+        return raw
+    return methods.merge_model(copy.deepcopy(raw), method_cfg)
+
+
+def _check_method(method_cfg) -> None:
+    from tunewise import methods
+
+    method = methods.resolve(method_cfg)[0]
+    if not method.mergeable or method.name == "head":
+        raise UserError(
+            f"method {method.name}: sft saves a plain transformers model (what `generate`, "
+            "`chat` and any transformers user load), so it needs a method that merges into the "
+            "weights: lora, rslora, dora, adalora, ia3 or full"
+        )
 
 
 def _dev_answers(model, tokenizer, examples, cfg, stop_ids, pad_id) -> list[dict]:
@@ -99,13 +113,14 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
     import torch
     from transformers import AutoModelForCausalLM, set_seed
 
+    from tunewise import methods
     from tunewise.evaluation.generation import generation_metrics, write_samples
     from tunewise.models.loading import load_pretrained, load_tokenizer, quiet_transformers
-    from tunewise.sft_method import apply_method
     from tunewise.tasks.sft import SFTTask
-    from tunewise.training.loop import fit
+    from tunewise.training.loop import fit, planned_steps
 
     main = accelerator.is_main_process
+    _check_method(cfg.method)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     splits, info = load_sft_splits(cfg)
@@ -161,7 +176,15 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
             before["answers"] = _dev_answers(model, tokenizer, dev_examples, cfg, stop_ids, pad_id)
         if main:
             write_json(before_file, before)
-    model = apply_method(model, cfg, task, echo)
+    total_steps, _ = planned_steps(train_data, cfg.train, accelerator.num_processes)
+    model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
+    hooks = methods.method_hooks(model, cfg.method)
+    method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
+    echo(
+        f"method {method_info['name']}: {method_info['trainable']:,} of "
+        f"{method_info['total']:,} parameters trainable ({method_info['percent']:.2f}%), "
+        f"lr {cfg.train.lr:g}"
+    )
     meta = {
         "task": "sft",
         "mode": "chat" if chat else "text",
@@ -170,6 +193,8 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
         "max_length": cfg.model.max_length,
         "base_model": resolved.name,
         "chat_template": cfg.sft.chat_template or "model's own",
+        "method": methods.method_record(cfg.method),
+        "merged": True,
     }
 
     def save_model(raw) -> None:
@@ -177,7 +202,7 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
         if tmp.exists():
             shutil.rmtree(tmp)
         with quiet_transformers():
-            m = plain_model(raw)
+            m = plain_model(raw, cfg.method)
             m.generation_config.eos_token_id = stop_ids
             m.generation_config.pad_token_id = pad_id
             m.config.use_cache = True  # for users' generate(); restored below for training
@@ -215,6 +240,7 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
             checkpoint_dir=run.checkpoints,
             resume=resume,
             on_best=save_model,
+            method_hooks=hooks,
             log=log,
             echo=echo,
         )
@@ -243,6 +269,7 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
             "max_new_tokens": cfg.sft.eval_max_new_tokens,
         }
         write_samples(run.path, dev_examples, before, after)
+    metrics["method"] = method_info
     metrics["training"] = {
         "steps": state.step,
         "epochs": state.epochs_done,

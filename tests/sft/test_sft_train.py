@@ -157,3 +157,32 @@ def test_interrupted_sft_run_resumes_to_the_same_model(tiny_llama_dir, tmp_path,
         np.testing.assert_allclose(wa[k], wb[k], rtol=0, atol=1e-6)
     assert resumed.metrics["dev"]["loss"] == pytest.approx(straight.metrics["dev"]["loss"])
     assert (resumed.path / "samples.md").is_file()
+
+
+def test_lora_is_the_decoder_default_and_is_merged_into_a_plain_model(tiny_llama_dir, tmp_path):
+    from safetensors.numpy import load_file
+
+    from tunewise.config import build_config
+
+    assert build_config({"task": {"type": "sft"}}).method.name == "lora"
+    assert build_config({"model": {"name": "smollm2"}}).method.name == "lora"  # as classifier
+    assert build_config({"task": {"type": "sft"}, "method": {"name": "full"}}).method.name == "full"
+    assert build_config({}).method.name == "full"  # encoders keep full fine-tuning
+    data = {
+        "train": write_rows(tmp_path / "train.jsonl", _rows(16, 5)),
+        "dev": write_rows(tmp_path / "dev.jsonl", _rows(4, 6)),
+    }
+    cfg = sft_config(tiny_llama_dir, data, tmp_path / "lora", epochs=2)
+    del cfg["method"]
+    r = tunewise.train(cfg)
+    assert r.metrics["method"]["name"] == "lora"
+    assert r.metrics["method"]["trainable"] < r.metrics["method"]["total"] / 2
+    weights = load_file(str(r.path / "model" / "model.safetensors"))
+    assert not any("lora" in k for k in weights)  # merged: plain transformers weights
+    # the merged, reloaded model scores dev exactly as the adapter model did during training
+    evals = [json.loads(l) for l in (r.path / "train_log.jsonl").read_text().splitlines()]
+    best = [e for e in evals if e["type"] == "eval" and e["step"] == r.metrics["best_step"]][0]
+    assert r.metrics["dev"]["loss"] == pytest.approx(best["loss"], rel=1e-4)
+    assert r.metrics["dev"]["loss"] < r.metrics["dev_before"]["loss"]
+    with pytest.raises(tunewise.UserError, match="needs a method that merges"):
+        tunewise.train({**cfg, "method": {"name": "prompt"}, "out": str(tmp_path / "p")})
