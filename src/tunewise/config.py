@@ -175,6 +175,10 @@ class Config(_Section):
         # end-of-turn token; LM logits are large: sft defaults unless set explicitly.
         # Decoders (sft, or a packaged decoder as classifier) train LoRA unless told otherwise.
         if self.task.type == "sft":
+            if self.train.seeds > 1:
+                raise ValueError(
+                    "train.seeds: sft runs train one seed (seeds > 1 is for classification)"
+                )
             if "max_length" not in self.model.model_fields_set:
                 self.model.max_length = 512
             if "batch_size" not in self.train.model_fields_set:

@@ -38,8 +38,15 @@ def test_smollm2_lora_sft_lowers_loss_and_stops_with_eos(tmp_path):
         # dev = the training rows: "the loss falls" is about fitting them
         "data": {"train": str(train), "dev": str(train), "split": {"test": 0.0}},
         "sft": {"eval_samples": 2, "eval_max_new_tokens": 48},
-        "train": {"epochs": 3, "batch_size": 4, "lr": 2e-3, "threads": 1, "bf16": False,
-                  "warmup_ratio": 0.0, "checkpoint_every": None},
+        "train": {
+            "epochs": 3,
+            "batch_size": 4,
+            "lr": 2e-3,
+            "threads": 1,
+            "bf16": False,
+            "warmup_ratio": 0.0,
+            "checkpoint_every": None,
+        },
         "doctor": {"enabled": False},
         "out": str(tmp_path / "run"),
     }
@@ -54,8 +61,10 @@ def test_smollm2_lora_sft_lowers_loss_and_stops_with_eos(tmp_path):
     gen = tunewise.load(r.path)
     out = gen.complete(rows[0]["instruction"] + "\n\n" + rows[0]["input"], max_new_tokens=48)
     assert out["finish_reason"] == "stop" and out["new_tokens"] < 48 and out["text"].strip()
-    print(f"smollm2 LoRA sft: {seconds:.1f} s, dev loss {m['dev_before']['loss']:.3f} -> "
-          f"{m['dev']['loss']:.3f}")
+    print(
+        f"smollm2 LoRA sft: {seconds:.1f} s, dev loss {m['dev_before']['loss']:.3f} -> "
+        f"{m['dev']['loss']:.3f}"
+    )
 
 
 def test_smollm2_as_a_classifier(tmp_path):
@@ -67,8 +76,13 @@ def test_smollm2_as_a_classifier(tmp_path):
         "model": {"name": "smollm2", "max_length": 32},
         "data": {k: str(tmp_path / f"{k}.tsv") for k in ("train", "dev", "test")}
         | {"text_column": "sentence"},
-        "train": {"epochs": 1, "batch_size": 8, "threads": 1, "bf16": False,
-                  "checkpoint_every": None},
+        "train": {
+            "epochs": 1,
+            "batch_size": 8,
+            "threads": 1,
+            "bf16": False,
+            "checkpoint_every": None,
+        },
         "doctor": {"enabled": False},
         "out": str(tmp_path / "run"),
     }

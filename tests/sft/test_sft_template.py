@@ -101,3 +101,16 @@ def test_templates_that_cannot_stop_are_refused():
     assert end_of_turn(tok) == "<|im_end|>"
     with pytest.raises(UserError, match="neither a named template"):
         set_template(tok, "vicuna")
+
+
+def test_plain_text_is_cut_into_blocks_with_every_token_trained(tiny_tokenizer):
+    from tunewise.data.chat import ChatExample
+
+    tok = tiny_tokenizer
+    task = SFTTask(tok.eos_token)
+    doc = "Overdraft fees apply when the balance falls below zero. " * 3
+    enc = task.encode([ChatExample(None, doc, "corpus.txt line 1")], tok, 64)
+    n = len(doc.encode()) + 1  # byte tokens + EOS closing the document
+    assert enc.lengths == [64, 64, n - 128] and enc.stats["truncated"] == 0
+    assert enc.labels == enc.input_ids  # continued pretraining: every token is a target
+    assert enc.input_ids[-1][-1] == tok.eos_token_id

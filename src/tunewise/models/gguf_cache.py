@@ -74,9 +74,15 @@ def convert_gguf(name: str, folder: Path, gguf_file: str, echo=None) -> Path:
             model.save_pretrained(tmp)
             tok.save_pretrained(tmp)
         (tmp / DONE).write_text(json.dumps({"source": str(folder / gguf_file)}) + "\n")
-        if final.exists():  # a stale, unmarked directory from an older layout
+        if (final / DONE).is_file():
+            return final  # another process finished first; ours is dropped below
+        if final.exists():  # stale and unmarked: never used, safe to replace
             shutil.rmtree(final)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not (final / DONE).is_file():
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
