@@ -40,7 +40,8 @@ def test_packed_rows_give_each_example_its_own_logits_and_loss(tiny_llama_dir, t
     )
     batch = task.collate(both, [0, 1], tok.pad_token_id)
     assert "attention_mask" not in batch
-    labels = batch.pop("labels")
+    batch.pop("labels")
+    batch.pop("logits_to_keep")  # full logits here, to compare every position
     with torch.no_grad():
         packed_logits = model(**batch, use_cache=False).logits
         start = 0
@@ -50,16 +51,19 @@ def test_packed_rows_give_each_example_its_own_logits_and_loss(tiny_llama_dir, t
             torch.testing.assert_close(
                 packed_logits[0, start : start + n], alone, atol=1e-5, rtol=1e-4
             )
-            assert labels[0, start] == IGNORE  # an example's first token is never a target
+            assert packed.labels[0][start] == IGNORE  # an example's first token is no target
             start += n
         alone0 = model(input_ids=torch.tensor([enc.input_ids[0]])).logits[0]
         torch.testing.assert_close(packed_logits[1, : enc.lengths[0]], alone0, atol=1e-5, rtol=1e-4)
-    # the packed loss equals the token-weighted loss of the examples run one by one
-    sep = task.collate(enc, [0, 1, 2], tok.pad_token_id)
-    sep_labels = sep.pop("labels")
+    # the packed loss (as the loop computes it) equals the loss of the examples run apart
     with torch.no_grad():
+        sep = task.collate(enc, [0, 1, 2], tok.pad_token_id)
+        sep_labels = sep.pop("labels")
         sep_loss = task.loss(model(**sep).logits, sep_labels)
-        packed_loss = task.loss(packed_logits[:1], labels[:1])
+        pk = task.collate(packed, [0], tok.pad_token_id)
+        pk_labels = pk.pop("labels")
+        packed_loss = task.loss(model(**pk, use_cache=False).logits, pk_labels)
+    assert pk_labels.tolist() == sep_labels.tolist()
     torch.testing.assert_close(packed_loss, sep_loss, atol=1e-5, rtol=1e-4)
 
 

@@ -58,16 +58,19 @@ def test_collate_never_masks_eos_by_pad_id(tiny_tokenizer):
     enc = task.encode(exs, tok, 512)
     batch = task.collate(enc, [0, 1], tok.pad_token_id)
     short = len(enc.input_ids[1])
-    # the short row is padded with the pad id (== EOS) but its padding is never a target ...
+    keep = batch["logits_to_keep"]
+    # the short row is padded with the pad id (== EOS), but no padding position is kept ...
     assert (batch["input_ids"][1, short:] == tok.pad_token_id).all()
-    assert (batch["labels"][1, short:] == IGNORE).all()
-    assert batch["attention_mask"][1, short:].sum() == 0
-    # ... while its real end-of-turn is
-    assert batch["labels"][1, short - 2] == tok.eos_token_id
-    # loss: only trained tokens count
-    logits = torch.zeros(2, batch["input_ids"].shape[1], len(tok))
-    n = int((batch["labels"][:, 1:] != IGNORE).sum())
-    assert n == enc.stats["trained_tokens"]
+    assert not keep[1, short - 1 :].any() and batch["attention_mask"][1, short:].sum() == 0
+    # ... while its real end-of-turn is a target: the position before it is kept
+    assert batch["input_ids"][1, short - 2] == tok.eos_token_id and keep[1, short - 3]
+    # targets are exactly the trained tokens, row by row, in order
+    expected = [t for lab in enc.labels for t in lab[1:] if t != IGNORE]
+    assert batch["labels"].tolist() == expected
+    assert len(expected) == enc.stats["trained_tokens"] == int(keep.sum())
+    assert expected.count(tok.eos_token_id) == 3  # two turns in row 0, one in row 1
+    # the loss is a mean over those targets only
+    logits = torch.zeros(int(keep.sum()), len(tok))
     assert torch.isclose(
         task.loss(logits, batch["labels"]), torch.log(torch.tensor(len(tok) * 1.0))
     )

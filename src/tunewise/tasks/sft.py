@@ -133,8 +133,15 @@ class SFTTask:
         return SFTEncoded(ids, labels, pos, rows, data.truncated, stats)
 
     def collate(self, data: SFTEncoded, idx: list[int], pad_id: int) -> dict[str, torch.Tensor]:
-        """Pad ``idx`` to their longest row; labels of padding are -100 (never the pad id, which
-        is often EOS: masking by pad id would mask EOS and the model would never stop)."""
+        """Pad ``idx`` to their longest row. Padding is never a target (its id is often EOS:
+        masking targets by pad id would mask EOS and the model would never stop).
+
+        Returns ``input_ids``, ``attention_mask`` (or ``position_ids`` for packed rows),
+        ``logits_to_keep`` (a [B, T] bool mask of the positions whose next token is trained:
+        the model projects only those onto the vocabulary, which saves most of the memory of
+        [B, T, vocab] logits) and ``labels``: the next-token targets at those positions, in
+        row-major order, matching the model's flattened logits.
+        """
         width = max(len(data.input_ids[i]) for i in idx)
         ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
         labels = torch.full((len(idx), width), IGNORE, dtype=torch.long)
@@ -142,11 +149,15 @@ class SFTTask:
             n = len(data.input_ids[i])
             ids[r, :n] = torch.tensor(data.input_ids[i], dtype=torch.long)
             labels[r, :n] = torch.tensor(data.labels[i], dtype=torch.long)
+        keep = torch.zeros((len(idx), width), dtype=torch.bool)
+        keep[:, :-1] = labels[:, 1:] != IGNORE
+        out = {"input_ids": ids, "logits_to_keep": keep, "labels": labels[:, 1:][keep[:, :-1]]}
         if data.position_ids is None:
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for r, i in enumerate(idx):
                 mask[r, : len(data.input_ids[i])] = 1
-            return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+            out["attention_mask"] = mask
+            return out
         # packed: no 2-D mask; padding is one more segment (positions from 0) that no real
         # token attends to, so transformers builds the block-diagonal mask from positions
         pos = torch.zeros((len(idx), width), dtype=torch.long)
@@ -154,24 +165,14 @@ class SFTTask:
             n = len(data.position_ids[i])
             pos[r, :n] = torch.tensor(data.position_ids[i], dtype=torch.long)
             pos[r, n:] = torch.arange(width - n)
-        return {"input_ids": ids, "position_ids": pos, "labels": labels}
+        out["position_ids"] = pos
+        return out
 
     # -- loss and metrics -------------------------------------------------------------------
-    def token_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Per-token next-token cross-entropy [B, T-1], 0 where the target is ignored."""
-        shift_logits = logits[:, :-1].float()
-        shift_labels = labels[:, 1:]
-        return torch.nn.functional.cross_entropy(
-            shift_logits.reshape(-1, shift_logits.shape[-1]),
-            shift_labels.reshape(-1),
-            ignore_index=IGNORE,
-            reduction="none",
-        ).view(shift_labels.shape)
-
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Mean next-token loss over the trained (non -100) tokens of the batch."""
-        n = (labels[:, 1:] != IGNORE).sum().clamp(min=1)
-        return self.token_losses(logits, labels).sum() / n
+        """Mean next-token loss over the trained tokens (``logits``: [N, vocab] at the kept
+        positions, ``labels``: [N] targets, both from :meth:`collate`)."""
+        return torch.nn.functional.cross_entropy(logits.float(), labels)
 
     def evaluate(self, model, data: SFTEncoded, batch_size: int, accelerator, pad_id: int) -> dict:
         """Dev loss (token-weighted over the whole split) and perplexity."""
@@ -191,9 +192,12 @@ class SFTTask:
                     k: v.to(accelerator.device) for k, v in self.collate(data, idx, pad_id).items()
                 }
                 labels = batch.pop("labels")
-                tl = self.token_losses(model(**batch, use_cache=False).logits, labels)
-                counts = (labels[:, 1:] != IGNORE).sum(1)
-                for i, s, c in zip(idx, tl.sum(1).tolist(), counts.tolist()):
+                logits = model(**batch, use_cache=False).logits
+                ce = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
+                rows = batch["logits_to_keep"].nonzero()[:, 0]  # row of each kept position
+                sums = torch.zeros(len(idx), device=ce.device).index_add_(0, rows, ce)
+                counts = torch.bincount(rows, minlength=len(idx))
+                for i, s, c in zip(idx, sums.tolist(), counts.tolist()):
                     per_row[i] = (s, c)
         if accelerator.num_processes > 1:
             from accelerate.utils import gather_object
