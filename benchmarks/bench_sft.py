@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -132,12 +133,17 @@ def run_trainer(args, train_rows, dev_rows, out) -> dict:
     ds = [{"input_ids": i, "labels": l} for i, l in zip(train.input_ids, train.labels)]
 
     def collate(rows):
-        b = task.collate(
-            type(train)([r["input_ids"] for r in rows], [r["labels"] for r in rows]),
-            list(range(len(rows))),
-            tok.pad_token_id,
-        )
-        return b
+        # what a Trainer user writes: pad ids, -100 labels, the model's own (shifted) loss
+        width = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, r in enumerate(rows):
+            n = len(r["input_ids"])
+            ids[k, :n] = torch.tensor(r["input_ids"])
+            labels[k, :n] = torch.tensor(r["labels"])
+            mask[k, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -147,7 +153,8 @@ def run_trainer(args, train_rows, dev_rows, out) -> dict:
         per_device_train_batch_size=args.batch_size,
         num_train_epochs=args.epochs,
         learning_rate=args.lr,
-        warmup_ratio=0.1,
+        # transformers 5 has no warmup_ratio; tunewise rounds 10% of the steps down
+        warmup_steps=int(0.1 * math.ceil(len(ds) / args.batch_size) * args.epochs),
         lr_scheduler_type="linear",
         weight_decay=0.01,
         logging_steps=10**6,

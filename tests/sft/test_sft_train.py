@@ -186,3 +186,17 @@ def test_lora_is_the_decoder_default_and_is_merged_into_a_plain_model(tiny_llama
     assert r.metrics["dev"]["loss"] < r.metrics["dev_before"]["loss"]
     with pytest.raises(tunewise.UserError, match="needs a method that merges"):
         tunewise.train({**cfg, "method": {"name": "prompt"}, "out": str(tmp_path / "p")})
+
+
+def test_plain_text_run_continues_raw_text(tiny_llama_dir, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join(["the vault opens at nine."] * 30) + "\n")
+    cfg = sft_config(tiny_llama_dir, {"train": corpus}, tmp_path / "text", epochs=15)
+    cfg["data"]["split"] = {"dev": 0.1, "test": 0.0}
+    r = tunewise.train(cfg)
+    assert r.metrics["dev"]["loss"] < 0.5 * r.metrics["dev_before"]["loss"]
+    assert "generation" not in r.metrics  # no prompts/references in plain text
+    gen = tunewise.load(r.path)
+    assert gen.chat_mode is False
+    out = gen.complete("the vault", max_new_tokens=30)
+    assert out["text"].startswith(" opens at nine.")  # raw continuation, no chat template
