@@ -46,6 +46,7 @@ def generate_batch(
             input_ids=ids.to(model.device),
             attention_mask=mask.to(model.device),
             max_new_tokens=max_new_tokens,
+            use_cache=True,  # training turns the KV cache off on the model; decoding needs it
             do_sample=False,
             eos_token_id=stop_ids,
             pad_token_id=pad_id,
@@ -118,6 +119,7 @@ class Generator:
             raise UserError("temperature must be >= 0 and top_p in (0, 1]")
         kw = {
             "max_new_tokens": int(max_new_tokens),
+            "use_cache": True,
             "eos_token_id": self.stop_ids,
             "pad_token_id": self.pad_id,
             "do_sample": temperature > 0,
