@@ -181,7 +181,6 @@ def run_trainer(args, train_rows, dev_rows, out) -> dict:
         "train_seconds": round(secs, 2),
         "steps": res.global_step,
         "dev_ppl_after": after["perplexity"],
-        "ignore_index": IGNORE,
     }
 
 
