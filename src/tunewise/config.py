@@ -23,7 +23,8 @@ class ModelConfig(_Section):
     name: str = "minilm"
     """Packaged model name (see `tunewise models`), a local directory, or a hub id."""
     max_length: int = Field(128, ge=8, le=8192)
-    """Longest input in tokens; longer inputs are truncated and the share is reported."""
+    """Longest input in tokens (default 128; 512 for sft); longer inputs are truncated and the
+    share is reported."""
 
 
 class SplitConfig(_Section):
@@ -70,8 +71,10 @@ class DataConfig(_Section):
 
 
 class TaskConfig(_Section):
-    type: Literal["classification", "tokens"] = "classification"
-    """The task: classification (one label per text) or tokens (a tag per word: NER)."""
+    type: Literal["classification", "tokens", "sft"] = "classification"
+    """The task: classification (one label per text), tokens (a tag per word: NER), or sft
+    (supervised fine-tuning of a decoder on instructions, chats or plain text; settings in the
+    ``sft`` section)."""
     multi_label: bool = False
     """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
     class_weights: Literal["none", "balanced"] | list[float] = "none"
@@ -80,13 +83,25 @@ class TaskConfig(_Section):
     """Apply the temperature fitted on dev to predicted probabilities (predict, serve)."""
 
 
+class SFTConfig(_Section):
+    chat_template: str | None = None
+    """Chat template: null = the model's own; a name (chatml) or a .jinja file. Saved with the
+    model, so training, evaluation and generation render prompts identically."""
+    packing: bool = False
+    """Pack short examples into rows of model.max_length tokens (no attention across examples)."""
+    eval_samples: int = Field(8, ge=0)
+    """Dev prompts answered before and after training (exact match, ROUGE-L, samples file)."""
+    eval_max_new_tokens: int = Field(64, ge=1)
+    """Longest answer generated for those dev prompts."""
+
+
 class TrainConfig(_Section):
     epochs: float = Field(3, gt=0)
     """Passes over the training data (fractions allowed)."""
     max_steps: int | None = Field(None, ge=1)
     """Stop after this many optimizer steps (overrides epochs when smaller)."""
     batch_size: int = Field(32, ge=1)
-    """Examples per forward pass, per process."""
+    """Examples per forward pass, per process (default 32; 8 for sft)."""
     grad_accum: int = Field(1, ge=1)
     """Forward passes per optimizer step."""
     lr: float | None = Field(None, gt=0, lt=1)
@@ -179,8 +194,30 @@ class Config(_Section):
     doctor: DoctorConfig = DoctorConfig()
     track: TrackConfig = TrackConfig()
     tune: TuneConfig = TuneConfig()
+    sft: SFTConfig = SFTConfig()
+    """Supervised fine-tuning of decoders (task.type sft)."""
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
+
+    @model_validator(mode="after")
+    def _decoder_defaults(self) -> Config:
+        # conversations are longer than classification inputs and a truncated answer loses its
+        # end-of-turn token; LM logits are large: sft defaults unless set explicitly.
+        # Decoders (sft, or a packaged decoder as classifier) train LoRA unless told otherwise.
+        if self.task.type == "sft":
+            if self.train.seeds > 1:
+                raise ValueError(
+                    "train.seeds: sft runs train one seed (seeds > 1 is for classification)"
+                )
+            if "max_length" not in self.model.model_fields_set:
+                self.model.max_length = 512
+            if "batch_size" not in self.train.model_fields_set:
+                self.train.batch_size = 8
+        if "name" not in self.method.model_fields_set and (
+            self.task.type == "sft" or _is_packaged_decoder(self.model.name)
+        ):
+            self.method = MethodConfig(name="lora")
+        return self
 
     @field_validator("out", mode="before")
     @classmethod
@@ -195,6 +232,12 @@ class Config(_Section):
             if self.task.class_weights != "none":
                 raise ValueError("task.class_weights is for classification, not task.type tokens")
         return self
+
+
+def _is_packaged_decoder(name: str) -> bool:
+    from tunewise.models.registry import PACKAGED_MODELS
+
+    return name in PACKAGED_MODELS and PACKAGED_MODELS[name].decoder
 
 
 def _format_errors(err: ValidationError) -> str:

@@ -239,6 +239,13 @@ def _train(
         from tunewise.token_pipeline import train_tokens
 
         return train_tokens(cfg, run, accelerator, resume, echo, tracker, evaluate_test, on_log)
+    if cfg.task.type == "sft":
+        from tunewise.sft_pipeline import train_sft
+
+        result = RunResult(*train_sft(cfg, run, accelerator, resume, echo))
+        if result.main:
+            record_run(run.path, warn=echo)
+        return result
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -437,6 +444,9 @@ def fit_best(
     resolved, model = load_pretrained(
         cfg.model.name, model_cls.from_pretrained, **task.model_kwargs()
     )
+    from tunewise.models.decoder import ensure_pad_token
+
+    ensure_pad_token(tokenizer, model)  # decoders (Llama ...) as classifiers need a pad token
     total_steps, _ = planned_steps(enc["train"], cfg.train, accelerator.num_processes)
     model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
     hooks = methods.method_hooks(model, cfg.method)

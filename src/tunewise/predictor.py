@@ -115,11 +115,17 @@ class Predictor:
 
 
 def load(path: str | Path):
-    """Load a finished run (or its model directory) for prediction: a :class:`Predictor`, or a
-    :class:`tunewise.token_predictor.TokenPredictor` for a token-classification run."""
+    """Load a finished run (or its model directory) for prediction: a :class:`Predictor` for
+    classification, a :class:`tunewise.token_predictor.TokenPredictor` for a token-classification
+    run, a :class:`tunewise.generation.Generator` for an sft run (``.generate``, ``.stream``)."""
     _, model_dir = resolve_model_dir(path)
-    if json.loads((model_dir / META_FILE).read_text()).get("task") == "tokens":
+    task = json.loads((model_dir / META_FILE).read_text()).get("task")
+    if task == "tokens":
         from tunewise.token_predictor import TokenPredictor
 
         return TokenPredictor(path)
+    if task == "sft":
+        from tunewise.generation import Generator
+
+        return Generator(path)
     return Predictor(path)

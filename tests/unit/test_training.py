@@ -184,7 +184,10 @@ def test_train_after_another_accelerator_in_the_same_process(tiny_model_dir, tin
     # e.g. a Hugging Face Trainer with bf16 run first in a notebook: accelerate's process-wide
     # state then holds mixed_precision="bf16", and a plain Accelerator() would raise
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
+    AcceleratorState._reset_state()  # earlier tests in this process set it to "no"
     Accelerator(mixed_precision="bf16", cpu=True)
+    assert AcceleratorState().mixed_precision == "bf16"
     r = tunewise.train(tiny_config(tiny_model_dir, tiny_data, tmp_path / "a", epochs=1))
     assert r.metrics["training"]["steps"] > 0

@@ -11,6 +11,7 @@ from tunewise.cli import (
     data_cmd,
     doctor_cmd,
     export_cmd,
+    generate_cmd,
     methods_cmd,
     models_cmd,
     predict_cmd,
@@ -37,6 +38,8 @@ app.command("compare")(compare_cmd.compare)
 app.command("methods")(methods_cmd.methods)
 app.command("export")(export_cmd.export)
 app.command("tune")(tune_cmd.tune)
+app.command("generate")(generate_cmd.generate)
+app.command("chat")(generate_cmd.chat)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
 

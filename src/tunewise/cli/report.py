@@ -69,3 +69,35 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
             f"training: {tr['steps']} steps, {tr['train_seconds']} s, {tr['examples_per_s']} examples/s, "
             f"{tr['real_token_share']:.0%} of processed tokens real"
         )
+
+
+def print_sft_metrics(metrics: dict, console: Console | None = None) -> None:
+    """Dev/test loss and perplexity; generation on dev prompts before and after."""
+    console = console or Console()
+    t = Table("", "loss", "perplexity", "tokens", title="next-token loss on assistant tokens")
+    for s in ("dev_before", "dev", "test"):
+        if s in metrics:
+            m = metrics[s]
+            t.add_row(s, f"{m['loss']:.4f}", f"{m['perplexity']:.2f}", str(m["tokens"]))
+    console.print(t)
+    gen = metrics.get("generation")
+    if gen:
+        g = Table(
+            "",
+            "exact match",
+            "ROUGE-L",
+            "stopped by EOS",
+            "mean new tokens",
+            title=f"greedy answers to {gen['after']['n']} dev prompts (samples.md)",
+        )
+        for k in ("before", "after"):
+            m = gen[k]
+            f = lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v)  # noqa: E731
+            g.add_row(
+                k,
+                f(m["exact_match"]),
+                f(m["rouge_l"]),
+                f(m["stopped_share"], "{:.0%}"),
+                f(m["mean_new_tokens"], "{:.1f}"),
+            )
+        console.print(g)

@@ -39,7 +39,11 @@ def train(
         Opt(help="Fine-tuning method (see `tunewise methods`) [full]; options as --lora.r 8"),
     ] = None,
     task: Annotated[
-        str | None, Opt("--task", help="classification or tokens (NER: a tag per word)")
+        str | None,
+        Opt(
+            "--task",
+            help="classification [default], tokens (NER: a tag per word) or sft (decoders)",
+        ),
     ] = None,
     tag_column: Annotated[
         int | None, Opt(help="tokens, CoNLL files: column of the tag, 0-based [-1 = last]")
@@ -86,7 +90,8 @@ def train(
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
 ) -> None:
-    """Fine-tune a pretrained model for classification or token tagging (NER) and evaluate it."""
+    """Fine-tune a pretrained model (classification, token tagging (NER), or sft for decoders)
+    and evaluate it."""
     import sys
 
     from tunewise.config import build_config, load_yaml
@@ -142,6 +147,15 @@ def train(
     result = pipeline.train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)
     if not result.main:
         return
+    if "generation" in result.metrics or cfg_task(result) == "sft":
+        from tunewise.cli.report import print_sft_metrics
+
+        print_sft_metrics(result.metrics)
+        print(f"\nrun directory: {result.path}")
+        print(
+            f"use it: tunewise generate {result.path} --prompt TEXT   |   tunewise chat {result.path}"
+        )
+        return
     print_metrics(result.metrics)
     print(f"\nrun directory: {result.path}")
     method = result.metrics.get("method", {}).get("name", "full")
@@ -154,6 +168,13 @@ def train(
     print(
         f"   or: python -c \"import tunewise; print(tunewise.load('{result.path}').predict(['some text']))\""
     )
+
+
+def cfg_task(result) -> str:
+    import json
+
+    meta = result.path / "model" / "tunewise.json"
+    return json.loads(meta.read_text()).get("task", "") if meta.is_file() else ""
 
 
 def _echo(line: str) -> None:

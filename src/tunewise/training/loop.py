@@ -244,9 +244,13 @@ def fit(
     def evaluate() -> None:
         if dev is None or len(dev) == 0:
             return
-        logits = predict_logits(model, task, dev, cfg.batch_size * 2, accelerator, pad_id)
-        m = task.metrics(logits, dev.labels)
-        value = m[metric]
+        if hasattr(task, "evaluate"):  # tasks without per-row logits (causal LM) score themselves
+            m = task.evaluate(model, dev, cfg.batch_size * 2, accelerator, pad_id)
+        else:
+            logits = predict_logits(model, task, dev, cfg.batch_size * 2, accelerator, pad_id)
+            m = task.metrics(logits, dev.labels)
+        # internally higher is better; a task names the metrics where lower is better
+        value = -m[metric] if metric in getattr(task, "lower_is_better", ()) else m[metric]
         rec = {
             "type": "eval",
             "step": state.step,
@@ -281,7 +285,7 @@ def fit(
             }
             state.evals.append(trec)
             log(trec)
-        echo(f"step {state.step}: dev {metric} {value:.4f}{' (best)' if improved else ''}")
+        echo(f"step {state.step}: dev {metric} {m[metric]:.4f}{' (best)' if improved else ''}")
         if cfg.early_stopping_patience and state.bad_evals >= cfg.early_stopping_patience:
             state.stopped_early = True
         model.train()

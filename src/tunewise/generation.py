@@ -1,0 +1,227 @@
+"""Text generation with a fine-tuned decoder: ``tunewise.load(run).generate(...)``.
+
+Prompts go through the chat template saved with the model (the one training used); generation
+stops at the template's end-of-turn token or EOS, at a stop string, or at ``max_new_tokens``.
+Greedy by default; ``temperature > 0`` samples (with ``top_p``). :meth:`Generator.stream`
+yields text chunks as they are produced (what ``tunewise chat`` and an HTTP server stream).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from tunewise.errors import UserError
+
+META_FILE = "tunewise.json"
+
+
+def generate_batch(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    stop_ids: list[int],
+    pad_id: int,
+) -> list[dict]:
+    """Greedy answers to several tokenized prompts at once (left-padded).
+
+    Returns:
+        One dict per prompt: ``text`` (decoded, special tokens dropped), ``stopped`` (ended by
+        an end-of-turn/EOS token rather than the length limit), ``new_tokens``.
+    """
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for r, p in enumerate(prompts):
+        ids[r, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[r, width - len(p) :] = 1
+    model.eval()
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=ids.to(model.device),
+            attention_mask=mask.to(model.device),
+            max_new_tokens=max_new_tokens,
+            use_cache=True,  # training turns the KV cache off on the model; decoding needs it
+            do_sample=False,
+            eos_token_id=stop_ids,
+            pad_token_id=pad_id,
+        )
+    results = []
+    for row in out[:, width:].tolist():
+        end = next((k for k, t in enumerate(row) if t in stop_ids), None)
+        new = row if end is None else row[:end]
+        results.append(
+            {
+                "text": tokenizer.decode(new, skip_special_tokens=True).strip(),
+                "stopped": end is not None,
+                "new_tokens": len(new) + (0 if end is None else 1),
+            }
+        )
+    return results
+
+
+class Generator:
+    """A fine-tuned decoder loaded from a run directory (or its ``model/`` directory)."""
+
+    def __init__(self, path: str | Path):
+        from transformers import AutoModelForCausalLM
+
+        from tunewise.models.loading import load_tokenizer, quiet_transformers
+        from tunewise.rundir import RunDir
+
+        path = Path(path)
+        if (path / "run.json").is_file():
+            RunDir(path).require_complete()
+            model_dir = path / "model"
+        elif (path / META_FILE).is_file():
+            model_dir = path
+        else:
+            raise UserError(f"{path}: not a tunewise run directory or model directory")
+        self.meta = json.loads((model_dir / META_FILE).read_text())
+        if self.meta.get("task") != "sft":
+            raise UserError(
+                f"{path}: a {self.meta.get('task', 'classification')} run; generate and chat "
+                "need a run trained with --task sft"
+            )
+        self.tokenizer = load_tokenizer(str(model_dir))
+        with quiet_transformers():
+            self.model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+        self.model.eval()
+        self.stop_ids = list(self.meta["stop_token_ids"])
+        self.chat_mode = self.meta.get("mode", "chat") == "chat"
+        self.pad_id = self.tokenizer.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = self.stop_ids[0]
+
+    def prompt_ids(self, prompt: str | list[dict]) -> list[int]:
+        """Tokens of a prompt: a user message (or a list of messages) through the saved chat
+        template; a plain-text run (continued pretraining) continues the raw text."""
+        from tunewise.data.chat import parse_row
+        from tunewise.tasks.chat_template import encode_prompt
+
+        if isinstance(prompt, str):
+            if not self.chat_mode:
+                return self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            messages = [{"role": "user", "content": prompt}]
+        else:
+            messages = parse_row({"messages": list(prompt)}, "messages", False).messages
+        return encode_prompt(self.tokenizer, messages)
+
+    def _kwargs(self, max_new_tokens, temperature, top_p, stop, seed) -> dict:
+        if max_new_tokens < 1:
+            raise UserError("max_new_tokens must be at least 1")
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise UserError("temperature must be >= 0 and top_p in (0, 1]")
+        kw = {
+            "max_new_tokens": int(max_new_tokens),
+            "use_cache": True,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.pad_id,
+            "do_sample": temperature > 0,
+        }
+        if temperature > 0:
+            kw.update(temperature=float(temperature), top_p=float(top_p), top_k=0)
+            if seed is not None:
+                torch.manual_seed(seed)
+        if stop:
+            kw.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        return kw
+
+    def complete(
+        self,
+        prompt: str | list[dict],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> dict:
+        """Generate one answer; returns ``text``, ``finish_reason`` (``stop`` or ``length``),
+        ``prompt_tokens`` and ``new_tokens``."""
+        ids = self.prompt_ids(prompt)
+        kw = self._kwargs(max_new_tokens, temperature, top_p, stop, seed)
+        x = torch.tensor([ids], dtype=torch.long, device=self.model.device)
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=x, attention_mask=torch.ones_like(x), **kw)
+        new = out[0, len(ids) :].tolist()
+        end = next((k for k, t in enumerate(new) if t in self.stop_ids), None)
+        body = new if end is None else new[:end]
+        text = self.tokenizer.decode(body, skip_special_tokens=True)
+        text, cut = _cut_at_stop(text, stop)
+        reason = "stop" if end is not None or cut else "length"
+        return {
+            "text": text,
+            "finish_reason": reason,
+            "prompt_tokens": len(ids),
+            "new_tokens": len(new),
+        }
+
+    def generate(self, prompt: str | list[dict], **kw) -> str:
+        """The answer's text (see :meth:`complete` for the arguments)."""
+        return self.complete(prompt, **kw)["text"]
+
+    def stream(
+        self,
+        prompt: str | list[dict],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer in text chunks as tokens are generated (stop strings excluded)."""
+        from transformers import TextIteratorStreamer
+
+        ids = self.prompt_ids(prompt)
+        kw = self._kwargs(max_new_tokens, temperature, top_p, stop, seed)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
+        x = torch.tensor([ids], dtype=torch.long, device=self.model.device)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self.model.generate(
+                        input_ids=x, attention_mask=torch.ones_like(x), streamer=streamer, **kw
+                    )
+            except BaseException as e:  # surfaced in the caller's thread
+                errors.append(e)
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        hold = max((len(s) for s in stop or []), default=1) - 1
+        text, sent = "", 0
+        for chunk in streamer:
+            text += chunk
+            cut_text, cut = _cut_at_stop(text, stop)
+            if cut:
+                if len(cut_text) > sent:
+                    yield cut_text[sent:]
+                sent = len(cut_text)
+                break
+            safe = len(text) - hold
+            if safe > sent:
+                yield text[sent:safe]
+                sent = safe
+        else:
+            if len(text) > sent:
+                yield text[sent:]
+        thread.join()
+        if errors:
+            raise errors[0]
+
+
+def _cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
+    """``text`` up to the first stop string (excluded), and whether one was found."""
+    hits = [text.find(s) for s in stop or [] if s and s in text]
+    if not hits:
+        return text, False
+    return text[: min(hits)], True
