@@ -13,6 +13,7 @@ from tunewise.cli import (
     models_cmd,
     predict_cmd,
     report_cmd,
+    serve_cmd,
     train_cmd,
 )
 from tunewise.errors import UserError
@@ -30,6 +31,7 @@ app.command("models")(models_cmd.models)
 app.command("report")(report_cmd.report)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("compare")(compare_cmd.compare)
+app.command("serve")(serve_cmd.serve)
 app.add_typer(data_cmd.app, name="data")
 
 

@@ -1,0 +1,1 @@
+"""Export a trained model (Hugging Face directory, ONNX) with a parity check."""

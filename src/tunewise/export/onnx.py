@@ -1,0 +1,208 @@
+"""Export a fine-tuned classifier to ONNX (optionally int8), checked against torch.
+
+``export_onnx(run, out)`` writes ``out/`` with ``model.onnx``, the tokenizer, ``config.json``,
+``tunewise.json`` and ``export.json`` (format, precision, size, parity). Parity runs the torch
+model and the ONNX Runtime session on a probe set and records label agreement and the largest
+logit difference; an export that fails parity is still written (to inspect) but marked
+``"ok": false``, raises :class:`ParityError`, and `tunewise serve` refuses it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunewise.errors import UserError
+from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE, OnnxPredictor
+from tunewise.predictor import META_FILE, Predictor
+from tunewise.rundir import replace_dir, write_json
+
+# fp32 must match torch to float noise; int8 may move logits but not (many) labels
+LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": {"agreement": 0.99}}
+
+
+class ParityError(Exception):
+    """The exported model disagrees with the torch model beyond the limits."""
+
+
+class _LogitsOnly(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        kw = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **kw).logits
+
+
+def export_onnx(
+    source: str | Path,
+    out: str | Path,
+    quantize: str | None = None,
+    probe: list | None = None,
+    opset: int = 17,
+    overwrite: bool = False,
+) -> dict:
+    """Export ``source`` (a finished run or its model dir) to ``out``; returns export.json.
+
+    Args:
+        quantize: None (fp32) or "int8" (dynamic quantization of weights, ONNX Runtime).
+        probe: examples for the parity check [the run's own data, else generated sentences].
+
+    Raises:
+        UserError: bad source, quantize value, or an existing ``out`` without ``overwrite``.
+        ParityError: the export disagrees with torch beyond ``LIMITS`` (files are written).
+    """
+    if quantize not in (None, "int8"):
+        raise UserError(f"--quantize {quantize!r}: the choices are int8 (or leave it out)")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"{out}: already exists; choose another --out or pass --overwrite")
+    pred = Predictor(source)
+    model_dir = Path(source) / "model" if pred.run is not None else Path(source)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    t0 = time.time()
+    pred.tokenizer.save_pretrained(tmp)
+    for f in (META_FILE, "config.json"):
+        shutil.copy(model_dir / f, tmp / f)
+    probe, probe_from = (probe, "given") if probe is not None else probe_examples(pred, source)
+    if not probe:
+        raise UserError("parity check: the probe set is empty")
+    # reference logits first: tracing leaves the in-process torch model changed
+    reference = pred.logits(probe)
+    fp32 = tmp / ("model_fp32.onnx" if quantize else ONNX_FILE)
+    _to_onnx(pred, fp32, opset)
+    if quantize == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(fp32), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8)
+        fp32.unlink()
+    precision = quantize or "fp32"
+    parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, precision)
+    parity["probe"] = probe_from
+    info = {
+        "format": "onnx",
+        "precision": precision,
+        "source": str(Path(source).resolve()),
+        "opset": opset,
+        "file": ONNX_FILE,
+        "size_bytes": (tmp / ONNX_FILE).stat().st_size,
+        "dir_size_bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
+        "seconds": round(time.time() - t0, 1),
+        "parity": parity,
+        "versions": _versions(),
+    }
+    write_json(tmp / EXPORT_FILE, info)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, out)
+    if not parity["ok"]:
+        raise ParityError(f"{out}: PARITY FAILED: {parity['message']}")
+    return info
+
+
+def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
+    import warnings
+
+    enc = pred.tokenizer(["a probe sentence", "and a second, longer probe sentence"], padding=True)
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in enc:
+        names.append("token_type_ids")
+    args = tuple(torch.tensor(enc[n]) for n in names)
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+    model = _LogitsOnly(pred.model.float().eval())
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
+        torch.onnx.export(
+            model,
+            args,
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+
+
+def probe_examples(pred: Predictor, source, n: int = 256) -> tuple[list, str]:
+    """Up to ``n`` texts for parity: the run's test/dev/train file, else generated ones."""
+    from tunewise.config import load_yaml
+    from tunewise.data import Example, read_examples
+
+    cfg = Path(source) / "config.yaml"
+    data = load_yaml(cfg).get("data", {}) if cfg.is_file() else {}
+    for split in ("test", "dev", "train"):
+        f = data.get(split)
+        if f and Path(f).is_file():
+            try:
+                exs = read_examples(
+                    f,
+                    text_column=data.get("text_column", "text"),
+                    text_pair_column=data.get("text_pair_column"),
+                    require_label=False,
+                    label_column=data.get("label_column", "label"),
+                    multi_label=pred.task.multi_label,
+                    label_sep=data.get("label_sep", "|"),
+                )
+            except UserError:
+                continue
+            return exs[:n], f"{f} (first {min(n, len(exs))} rows)"
+    rng = np.random.default_rng(0)
+    words = [w for w in pred.tokenizer.get_vocab() if w.isalpha() and len(w) > 2] or ["text"]
+    exs = [
+        Example(" ".join(rng.choice(words, size=rng.integers(3, 30))), None, None) for _ in range(n)
+    ]
+    return exs, f"{n} sentences of random vocabulary words (seed 0)"
+
+
+def check_parity(
+    pred: Predictor, reference: np.ndarray, exported: Predictor, probe: list, precision: str
+) -> dict:
+    """Label agreement and logit differences of ``exported`` against torch's ``reference``
+    logits on ``probe``."""
+    a, b = reference, exported.logits(probe)
+    ya = pred.task.predict(a, pred.threshold)
+    yb = pred.task.predict(b, pred.threshold)
+    same = (ya == yb) if ya.ndim == 1 else (ya == yb).all(axis=1)
+    diff = np.abs(a - b)
+    lim = LIMITS[precision]
+    res = {
+        "n": len(probe),
+        "label_agreement": round(float(same.mean()), 6),
+        "max_logit_diff": float(diff.max()),
+        "mean_logit_diff": float(diff.mean()),
+        "limits": lim,
+    }
+    bad = []
+    if res["label_agreement"] < lim["agreement"]:
+        bad.append(f"label agreement {res['label_agreement']:.4f} < {lim['agreement']}")
+    if "max_logit_diff" in lim and res["max_logit_diff"] > lim["max_logit_diff"]:
+        bad.append(
+            f"largest logit difference {res['max_logit_diff']:.2e} > {lim['max_logit_diff']}"
+        )
+    res["ok"] = not bad
+    res["message"] = "; ".join(bad) or (
+        f"{res['label_agreement']:.2%} labels agree on {res['n']} probe texts, "
+        f"largest logit difference {res['max_logit_diff']:.2e}"
+    )
+    return res
+
+
+def _versions() -> dict:
+    import onnx
+    import onnxruntime
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
