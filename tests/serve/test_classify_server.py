@@ -196,7 +196,9 @@ def test_backpressure_full_queue_is_503_with_retry_after(served):
         with ThreadPoolExecutor(8) as pool:
             first = pool.submit(client.post, "/v1/classify", {"texts": ["a", "b"]})
             time.sleep(0.2)  # the first is running; the next fills the queue; the rest bounce
-            rest = [pool.submit(client.post, "/v1/classify", {"texts": ["c", "d"]}) for _ in range(5)]
+            rest = [
+                pool.submit(client.post, "/v1/classify", {"texts": ["c", "d"]}) for _ in range(5)
+            ]
             answers = [first.result()] + [f.result() for f in rest]
         codes = [a[0] for a in answers]
         assert codes[0] == 200 and 503 in codes and set(codes) <= {200, 503}, codes

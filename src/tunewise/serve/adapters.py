@@ -54,20 +54,26 @@ class HfTokenTagger:
             mask = enc["attention_mask"].tolist()
             for r, i in enumerate(idx):
                 keep = [t for t in range(len(mask[r])) if mask[r][t] and not special[r][t]]
+                words = enc.word_ids(r)
                 out[i] = {
-                    "entities": self._spans(batch[r], probs[r][keep], [offsets[r][t] for t in keep])
+                    "entities": self._spans(
+                        batch[r],
+                        probs[r][keep],
+                        [offsets[r][t] for t in keep],
+                        [words[t] for t in keep],
+                    )
                 }
         return out
 
-    def _spans(self, text: str, probs: np.ndarray, offsets: list) -> list[dict]:
+    def _spans(self, text: str, probs: np.ndarray, offsets: list, words: list) -> list[dict]:
         spans: list[dict] = []
         cur = None
-        prev_end = None
-        for p, (a, b) in zip(probs, offsets):
+        prev_word = None
+        for p, (a, b), w in zip(probs, offsets, words):
             k = int(p.argmax())
             tag = self.id2label[k]
-            continues_word = prev_end is not None and a == prev_end and a != b
-            prev_end = b
+            continues_word = w is not None and w == prev_word
+            prev_word = w
             if cur is not None and continues_word:
                 cur["end"], cur["scores"] = b, cur["scores"] + [float(p[k])]
                 continue  # a word's later pieces follow its first piece
@@ -155,7 +161,8 @@ class HfGenerator:
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         cancel = threading.Event()
         kwargs = dict(
-            **enc,
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
             max_new_tokens=max_new_tokens,
             streamer=streamer,
             stopping_criteria=StoppingCriteriaList([_Cancel(cancel)]),
@@ -191,6 +198,7 @@ def _until_stop(pieces, stops: list[str], cancel: threading.Event) -> Iterator[s
     start of one so a stop split across pieces is never sent."""
     hold = max((len(s) for s in stops), default=1) - 1
     buf = ""
+    exhausted = False
     try:
         for piece in pieces:
             buf += piece
@@ -203,9 +211,11 @@ def _until_stop(pieces, stops: list[str], cancel: threading.Event) -> Iterator[s
             if safe > 0:
                 yield buf[:safe]
                 buf = buf[safe:]
+        exhausted = True
         if buf:
             yield buf
     finally:
-        cancel.set()  # a stop matched or the reader went away: stop generating
-        for _ in pieces:  # drain so the generating thread is never blocked on a full queue
-            pass
+        if not exhausted:
+            cancel.set()  # a stop matched or the reader went away: stop generating
+            for _ in pieces:  # drain, so the generating thread never blocks on the queue
+                pass
