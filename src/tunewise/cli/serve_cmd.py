@@ -87,7 +87,7 @@ def serve(
         print(f"serving {m.name!r}: {m.kind}, {m.backend}, from {Path(m.path)}", flush=True)
     if settings.api_key:
         print(f"API key required (from ${api_key_env})", flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -95,3 +95,27 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=graceful_timeout,
     )
+    _server_class()(config).run()
+    print("stopped; requests in flight were answered", flush=True)
+
+
+def _server_class():
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so the process
+            # dies by the signal; a finished graceful stop exits 0 here instead
+            sigs = (signal.SIGINT, signal.SIGTERM)
+            old = {s: signal.signal(s, self.handle_exit) for s in sigs}
+            try:
+                yield
+            finally:
+                for s, h in old.items():
+                    signal.signal(s, h)
+
+    return Server
