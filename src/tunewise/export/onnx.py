@@ -9,6 +9,8 @@ logit difference; an export that fails parity is still written (to inspect) but 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import time
@@ -82,7 +84,12 @@ def export_onnx(
     if quantize == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(fp32), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8)
+        # per-channel scales: on minilm, label agreement with fp32 went from 86% to 98% on
+        # a weak head (per-tensor scales are too coarse for BERT's weight matrices)
+        with _quiet_root_logger():
+            quantize_dynamic(
+                str(fp32), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8, per_channel=True
+            )
         fp32.unlink()
     precision = quantize or "fp32"
     parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, precision)
@@ -92,6 +99,9 @@ def export_onnx(
         "precision": precision,
         "source": str(Path(source).resolve()),
         "opset": opset,
+        "quantization": (
+            "onnxruntime dynamic int8 (QInt8 weights, per channel)" if quantize else None
+        ),
         "file": ONNX_FILE,
         "size_bytes": (tmp / ONNX_FILE).stat().st_size,
         "dir_size_bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
@@ -105,6 +115,18 @@ def export_onnx(
     if not parity["ok"]:
         raise ParityError(f"{out}: PARITY FAILED: {parity['message']}")
     return info
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    # onnxruntime.quantization logs a pre-processing suggestion on the root logger
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
