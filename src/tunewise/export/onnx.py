@@ -28,8 +28,9 @@ from tunewise.rundir import replace_dir, write_json
 LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": {"agreement": 0.99}}
 
 
-class ParityError(Exception):
-    """The exported model disagrees with the torch model beyond the limits."""
+class ParityError(UserError):
+    """The exported model disagrees with the torch model beyond the limits (the CLI prints
+    one ``error: ... PARITY FAILED ...`` line and exits 2)."""
 
 
 class _LogitsOnly(torch.nn.Module):
@@ -46,15 +47,19 @@ def export_onnx(
     source: str | Path,
     out: str | Path,
     quantize: str | None = None,
-    probe: list | None = None,
+    probe: list | str | Path | None = None,
     opset: int = 17,
     overwrite: bool = False,
+    probe_rows: int = 256,
+    atol: float | None = None,
 ) -> dict:
     """Export ``source`` (a finished run or its model dir) to ``out``; returns export.json.
 
     Args:
         quantize: None (fp32) or "int8" (dynamic quantization of weights, ONNX Runtime).
-        probe: examples for the parity check [the run's own data, else generated sentences].
+        probe: examples (or a data file) for the parity check [the run's test/dev/train
+            file, else generated sentences]; at most ``probe_rows`` are used.
+        atol: largest logit difference accepted for fp32 [1e-3]; int8 is judged on labels.
 
     Raises:
         UserError: bad source, quantize value, or an existing ``out`` without ``overwrite``.
@@ -74,7 +79,10 @@ def export_onnx(
     pred.tokenizer.save_pretrained(tmp)
     for f in (META_FILE, "config.json"):
         shutil.copy(model_dir / f, tmp / f)
-    probe, probe_from = (probe, "given") if probe is not None else probe_examples(pred, source)
+    if isinstance(probe, list):
+        probe, probe_from = probe[:probe_rows], f"{min(len(probe), probe_rows)} given examples"
+    else:
+        probe, probe_from = probe_examples(pred, source, probe_rows, probe)
     if not probe:
         raise UserError("parity check: the probe set is empty")
     # reference logits first: tracing leaves the in-process torch model changed
@@ -92,7 +100,10 @@ def export_onnx(
             )
         fp32.unlink()
     precision = quantize or "fp32"
-    parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, precision)
+    limits = dict(LIMITS[precision])
+    if atol is not None and precision == "fp32":
+        limits["max_logit_diff"] = atol
+    parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, limits)
     parity["probe"] = probe_from
     info = {
         "format": "onnx",
@@ -138,7 +149,10 @@ def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
         names.append("token_type_ids")
     args = tuple(torch.tensor(enc[n]) for n in names)
     axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
-    model = _LogitsOnly(pred.model.float().eval())
+    base = pred.model
+    if hasattr(base, "merge_and_unload"):  # a PEFT adapter: fold it into the weights first
+        base = base.merge_and_unload()
+    model = _LogitsOnly(base.float().eval())
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(
@@ -153,15 +167,17 @@ def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
         )
 
 
-def probe_examples(pred: Predictor, source, n: int = 256) -> tuple[list, str]:
-    """Up to ``n`` texts for parity: the run's test/dev/train file, else generated ones."""
+def probe_examples(pred: Predictor, source, n: int = 256, file=None) -> tuple[list, str]:
+    """Up to ``n`` texts for parity: ``file``, else the run's test/dev/train file, else
+    generated sentences."""
     from tunewise.config import load_yaml
     from tunewise.data import Example, read_examples
 
     cfg = Path(source) / "config.yaml"
     data = load_yaml(cfg).get("data", {}) if cfg.is_file() else {}
-    for split in ("test", "dev", "train"):
-        f = data.get(split)
+    if file is not None and not Path(file).is_file():
+        raise UserError(f"{file}: probe file not found")
+    for f in [file] if file is not None else [data.get(k) for k in ("test", "dev", "train")]:
         if f and Path(f).is_file():
             try:
                 exs = read_examples(
@@ -174,6 +190,8 @@ def probe_examples(pred: Predictor, source, n: int = 256) -> tuple[list, str]:
                     label_sep=data.get("label_sep", "|"),
                 )
             except UserError:
+                if file is not None:
+                    raise
                 continue
             return exs[:n], f"{f} (first {min(n, len(exs))} rows)"
     rng = np.random.default_rng(0)
@@ -185,7 +203,7 @@ def probe_examples(pred: Predictor, source, n: int = 256) -> tuple[list, str]:
 
 
 def check_parity(
-    pred: Predictor, reference: np.ndarray, exported: Predictor, probe: list, precision: str
+    pred: Predictor, reference: np.ndarray, exported: Predictor, probe: list, lim: dict
 ) -> dict:
     """Label agreement and logit differences of ``exported`` against torch's ``reference``
     logits on ``probe``."""
@@ -194,9 +212,9 @@ def check_parity(
     yb = pred.task.predict(b, pred.threshold)
     same = (ya == yb) if ya.ndim == 1 else (ya == yb).all(axis=1)
     diff = np.abs(a - b)
-    lim = LIMITS[precision]
     res = {
         "n": len(probe),
+        "rows": len(probe),
         "label_agreement": round(float(same.mean()), 6),
         "max_logit_diff": float(diff.max()),
         "mean_logit_diff": float(diff.mean()),
@@ -228,3 +246,33 @@ def _versions() -> dict:
         "onnx": onnx.__version__,
         "onnxruntime": onnxruntime.__version__,
     }
+
+
+def export_onnx_format(
+    run,
+    out,
+    *,
+    merge: bool = True,
+    probe=None,
+    probe_rows: int = 256,
+    atol: float | None = None,
+    overwrite: bool = False,
+    echo=print,
+    quantize: str | None = None,
+) -> dict:
+    """`tunewise export --format onnx`: the export record, parity included (adapters are
+    always folded into the weights, so ``merge`` changes nothing)."""
+    info = export_onnx(
+        run,
+        out,
+        quantize=quantize,
+        probe=probe,
+        probe_rows=probe_rows,
+        atol=atol,
+        overwrite=overwrite,
+    )
+    echo(
+        f"onnx {info['precision']}: {info['file']} {info['size_bytes'] / 1e6:.1f} MB, "
+        f"parity on {info['parity']['probe']}"
+    )
+    return info | {"plain_transformers": False}
