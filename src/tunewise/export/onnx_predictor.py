@@ -53,11 +53,10 @@ class OnnxPredictor(Predictor):
         )
         self.inputs = [i.name for i in self.session.get_inputs()]
 
-    def logits(self, examples) -> np.ndarray:
-        """fp32 logits, one row per example, in input order."""
+    def logits_encoded(self, data) -> np.ndarray:
+        """fp32 logits of tokenized examples, in length-sorted batches, from ONNX Runtime."""
         from tunewise.training.batching import eval_batches
 
-        data = self.task.encode(examples, self.tokenizer, self.max_length, with_labels=False)
         out = np.zeros((len(data), len(self.labels)), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
         for idx in eval_batches(data.lengths, self.batch_size):

@@ -41,12 +41,29 @@ class Served:
         for with_pair in (False, True):
             idx = [i for i, (_, p) in enumerate(items) if (p is not None) == with_pair]
             if idx:
-                res = self.model.predict(
-                    [items[i][0] for i in idx], [items[i][1] for i in idx] if with_pair else None
+                res = classify(
+                    self.model,
+                    [items[i][0] for i in idx],
+                    [items[i][1] for i in idx] if with_pair else None,
                 )
                 for i, r in zip(idx, res):
                     out[i] = r
         return out
+
+
+def classify(pred, texts: list[str], pairs: list[str] | None) -> list[dict]:
+    """``pred.predict(texts, pairs)`` with one tokenizer pass instead of two (``task.encode``
+    also tokenizes untruncated, for statistics a server does not need); same ids, same
+    batches, same decoding, so the same answers."""
+    if not hasattr(pred, "logits_encoded"):
+        return pred.predict(texts, pairs)
+    from tunewise.tasks.classification import Encoded
+
+    args = (texts, pairs) if pairs is not None else (texts,)
+    enc = pred.tokenizer(*args, truncation=True, max_length=pred.max_length)
+    tt = enc.get("token_type_ids") if pairs is not None else None
+    data = Encoded(list(enc["input_ids"]), tt, None)
+    return pred.decode(pred.logits_encoded(data))
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:
