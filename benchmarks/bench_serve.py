@@ -129,28 +129,52 @@ def wrk(port: int, conns: int, seconds: int, script: Path, bodies: Path) -> dict
     }
 
 
-def serve_variant(name, cmd, port, args, script, bodies, texts, want) -> dict:
-    log = open(Path(tempfile.gettempdir()) / f"bench-serve-{name}.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+def start_server(name: str, cmd: list) -> subprocess.Popen:
+    log = open(
+        Path(tempfile.gettempdir()) / f"bench-serve-{name.split()[0]}-{name.split()[-1]}.log", "w"
+    )
+    return subprocess.Popen(cmd, stdout=log, stderr=log, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+
+
+def wait_healthy(port: int) -> None:
+    for _ in range(1200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def http_rounds(variants: dict, args, script: Path, bodies: Path, texts: list[str]) -> dict:
+    """All servers up at once; at each concurrency every server is measured in turn, so a
+    change in the machine's load hits them alike."""
+    procs = {}
+    res = {}
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        wrk(port, 8, 3, script, bodies)  # warm-up, discarded
-        res = {"cmd": " ".join(map(str, cmd)), "load_before": load(), "points": []}
+        for i, (name, (cmd, _)) in enumerate(variants.items()):
+            port = args.port + i
+            procs[name] = (start_server(name, cmd + ["--port", str(port)]), port)
+        for name, (_, port) in procs.items():
+            wait_healthy(port)
+            wrk(port, 8, 3, script, bodies)  # warm-up, discarded
+            res[name] = {"cmd": " ".join(variants[name][0]), "points": []}
         for c in args.concurrency:
-            res["points"].append(wrk(port, c, args.seconds, script, bodies))
-            print(name, res["points"][-1], flush=True)
-        got = [r["label"] for r in post(port, {"texts": texts[:256]})["results"]]
-        res["labels_equal_in_process_first_256"] = got == want[:256]
-        res["load_after"] = load()
-        return res
+            for name, (_, port) in procs.items():
+                before = load()
+                p = wrk(port, c, args.seconds, script, bodies)
+                p["load_before"], p["load_after"] = before, load()
+                res[name]["points"].append(p)
+                print(name, p, flush=True)
+        for name, (_, port) in procs.items():
+            got = [r["label"] for r in post(port, {"texts": texts[:256]})["results"]]
+            res[name]["labels_equal_in_process_first_256"] = got == variants[name][1][:256]
     finally:
-        proc.terminate()
-        proc.wait(60)
+        for proc, _ in procs.values():
+            proc.terminate()
+        for proc, _ in procs.values():
+            proc.wait(60)
+    return res
 
 
 def main() -> None:
@@ -162,10 +186,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--port", type=int, default=18931)
     ap.add_argument("--markdown-out", type=Path)
+    ap.add_argument("--limit", type=int, help="only the first N sentences (a quick trial)")
     args = ap.parse_args()
     from tunewise.export.onnx import export_onnx
 
-    texts = read_sentences(args.data)
+    texts = read_sentences(args.data)[: args.limit]
     fp32, int8 = args.exports / "fp32", args.exports / "int8"
     exports = {}
     for path, q in ((fp32, None), (int8, "int8")):
@@ -185,21 +210,17 @@ def main() -> None:
     script, bodies = tmp / "bench.lua", tmp / "bodies.jsonl"
     script.write_text(LUA)
     bodies.write_text("".join(json.dumps({"texts": [t]}) + "\n" for t in texts))
-    tw = [sys.executable, "-m", "tunewise", "serve", "--port", str(args.port)]
+    tw = [sys.executable, "-m", "tunewise", "serve"]
     variants = {
         "naive (torch fp32, 1 forward/request)": (
-            [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), str(args.run)]
-            + ["--port", str(args.port)],
+            [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), str(args.run)],
             labels["torch"],
         ),
         "tunewise torch fp32": (tw + [str(args.run)], labels["torch"]),
         "tunewise onnx fp32": (tw + [str(fp32)], labels["onnx-fp32"]),
         "tunewise onnx int8": (tw + [str(int8)], labels["onnx-int8"]),
     }
-    result["http"] = {
-        name: serve_variant(name, cmd, args.port, args, script, bodies, texts, want)
-        for name, (cmd, want) in variants.items()
-    }
+    result["http"] = http_rounds(variants, args, script, bodies, texts)
     out = ROOT / "benchmarks" / "out" / "serve.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
@@ -234,7 +255,7 @@ def markdown(r: dict, args) -> str:
         "",
         f"Over HTTP (wrk, one sentence per request, {args.seconds} s per point):",
         "",
-        "| server | concurrency | req/s | p50 ms | p99 ms | non-2xx | load avg before/after |",
+        "| server | concurrency | req/s | p50 ms | p99 ms | errors | load avg before/after |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, v in http.items():
@@ -242,7 +263,7 @@ def markdown(r: dict, args) -> str:
             lines.append(
                 f"| {name} | {p['concurrency']} | {p['req_per_s']} | {p['p50_ms']} | "
                 f"{p['p99_ms']} | {p['non_2xx'] + p['socket_errors']} | "
-                f"{v['load_before']} / {v['load_after']} |"
+                f"{p['load_before']} / {p['load_after']} |"
             )
     naive = {p["concurrency"]: p["req_per_s"] for p in next(iter(http.values()))["points"]}
     lines += ["", "Throughput relative to the naive server at the same concurrency:", ""]

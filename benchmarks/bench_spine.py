@@ -27,18 +27,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-VARIANTS = ["tunewise", "trainer", "trainer_gbl", "pad512", "tfidf"]
-RUN_ORDER = ["tfidf", "trainer", "trainer_gbl", "tunewise", "pad512"]
+VARIANTS = ["tunewise", "trainer", "trainer_gbl", "trainer_gbl_bf16", "pad512", "tfidf"]
+DEFAULT = ["tunewise", "trainer", "trainer_gbl", "pad512", "tfidf"]
+RUN_ORDER = ["tfidf", "trainer", "trainer_gbl", "trainer_gbl_bf16", "tunewise", "pad512"]
 OUT_DIR = Path(__file__).resolve().parent / "out"
 BATCH, LR, MAX_LEN, WARMUP, WD, CLIP = 32, 5e-5, 128, 0.1, 0.01, 1.0
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16 = {"auto": "auto", "on": True, "off": False}
+ARGS: argparse.Namespace | None = None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="/work/shared/datasets/sst2_sentences")
-    p.add_argument("--only", default=",".join(VARIANTS), help="comma list of " + ",".join(VARIANTS))
+    p.add_argument("--only", default=",".join(DEFAULT), help="comma list of " + ",".join(VARIANTS))
+    p.add_argument("--model", default="minilm", help="packaged name or local model directory")
+    p.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="where Trainer and tunewise run"
+    )
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seeds", default="42,43,44", help="tunewise seeds")
     p.add_argument(
@@ -83,7 +89,7 @@ def prepare_data(args, tmp: Path) -> dict:
 def model_path() -> str:
     from tunewise.models.registry import resolve_model
 
-    return resolve_model("minilm").path
+    return resolve_model(ARGS.model).path
 
 
 def rates(examples: int, real: int, total: int, seconds: float) -> dict:
@@ -100,7 +106,7 @@ def run_tunewise(args, data, seed: int, tmp: Path) -> dict:
 
     splits = {k: str(data[k]["path"]) for k in ("train", "dev", "test")}
     cfg = {
-        "model": {"name": "minilm", "max_length": MAX_LEN},
+        "model": {"name": args.model, "max_length": MAX_LEN},
         "data": {**splits, "text_column": "sentence", "label_column": "label"},
         "train": {
             **{"epochs": args.epochs, "batch_size": BATCH, "lr": LR, "seed": seed},
@@ -140,7 +146,9 @@ def tokenize_rows(tokenizer, split: dict) -> list[dict]:
     return [{**{k: enc[k][i] for k in enc}, "labels": y} for i, y in enumerate(split["labels"])]
 
 
-def run_trainer(args, data, seed: int, tmp: Path, group_by_length: bool) -> dict:
+def run_trainer(
+    args, data, seed: int, tmp: Path, group_by_length: bool, bf16: bool = False
+) -> dict:
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -170,7 +178,8 @@ def run_trainer(args, data, seed: int, tmp: Path, group_by_length: bool) -> dict
         eval_strategy="no",
         report_to=[],
         logging_steps=50,
-        use_cpu=True,
+        use_cpu=args.device == "cpu",
+        bf16=bf16,
         disable_tqdm=True,
         # transformers 5 replaces group_by_length=True with this
         train_sampling_strategy="group_by_length" if group_by_length else "random",
@@ -215,7 +224,7 @@ def run_pad512(args, data) -> dict:
     )
     labels = torch.tensor(data["train"]["labels"][:n])
     set_seed(args.seeds[0])
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2).to(args.device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=LR)
     examples = real = total = 0
@@ -223,9 +232,13 @@ def run_pad512(args, data) -> dict:
     for b, start in enumerate(range(0, len(labels), 8)):
         ids, mask = enc["input_ids"][start : start + 8], enc["attention_mask"][start : start + 8]
         t0 = time.perf_counter()
-        model(input_ids=ids, attention_mask=mask, labels=labels[start : start + 8]).loss.backward()
+        y = labels[start : start + 8].to(args.device)
+        out = model(input_ids=ids.to(args.device), attention_mask=mask.to(args.device), labels=y)
+        out.loss.backward()
         opt.step()
         opt.zero_grad()
+        if args.device == "cuda":
+            torch.cuda.synchronize()
         if b > 0:
             seconds += time.perf_counter() - t0
             examples += len(ids)
@@ -275,6 +288,7 @@ def machine_info(args) -> dict:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": args.threads,
+        "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else None,
     }
 
 
@@ -311,7 +325,10 @@ def table(summary: dict) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    global ARGS
+    args = ARGS = parse_args(argv)
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # tunewise picks the GPU when one is visible
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     stamp = time.strftime("%Y%m%d-%H%M%S")
     info = machine_info(args)
@@ -339,8 +356,10 @@ def main(argv=None) -> int:
             elif name == "pad512":
                 raw[name] = [run_pad512(args, data)]
             else:
-                gbl = name == "trainer_gbl"
-                raw[name] = [run_trainer(args, data, s, Path(d), gbl) for s in args.trainer_seeds]
+                gbl, bf16 = name.startswith("trainer_gbl"), name.endswith("_bf16")
+                raw[name] = [
+                    run_trainer(args, data, s, Path(d), gbl, bf16) for s in args.trainer_seeds
+                ]
             summary[name] = summarize(raw[name])
             print(f"   {json.dumps(raw[name])}", flush=True)
     info["loadavg_end"] = os.getloadavg()

@@ -58,11 +58,20 @@ class DataConfig(_Section):
     """Separator of labels inside one CSV/TSV cell, for multi-label data."""
     split: SplitConfig = SplitConfig()
     """How to split train when dev or test is missing."""
+    token_format: Literal["auto", "conll", "chars", "jsonl"] = "auto"
+    """Token task files: auto (.jsonl/.json = text + character spans, else CoNLL columns, read
+    as one character per line when the tokens are CJK characters), or force one."""
+    tag_column: int = -1
+    """Token task, CoNLL files: which column holds the tag (0-based; -1 = the last)."""
+    token_column: int = 0
+    """Token task, CoNLL files: which column holds the token (0-based)."""
+    tag_scheme: Literal["auto", "IO", "BIO", "IOB1", "BIOES", "BMES"] = "auto"
+    """Token task: the tag scheme of the files; auto detects it per file."""
 
 
 class TaskConfig(_Section):
-    type: Literal["classification"] = "classification"
-    """The task; classification is the one that exists now."""
+    type: Literal["classification", "tokens"] = "classification"
+    """The task: classification (one label per text) or tokens (a tag per word: NER)."""
     multi_label: bool = False
     """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
     class_weights: Literal["none", "balanced"] | list[float] = "none"
@@ -110,6 +119,30 @@ class TrainConfig(_Section):
     """torch CPU threads; null leaves torch's default."""
 
 
+class MethodConfig(BaseModel):
+    """The fine-tuning method and its options, one section per method (``method.lora.r``);
+    sections are checked against the method registry (``tunewise methods``)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    name: str = "full"
+    """Method: full, head, lora, rslora, dora, adalora, ia3, prefix, prompt, ptuning, adapter."""
+
+    @model_validator(mode="after")
+    def _options(self) -> MethodConfig:
+        from tunewise.methods.base import parse_options
+
+        opts = parse_options(self.name, dict(self.model_extra or {}))
+        # keep only the selected method's section, every default filled in (saved in the run)
+        from tunewise.methods.base import get_method
+
+        key = get_method(self.name).key
+        for k in list(self.model_extra or {}):
+            if k != key:
+                del self.model_extra[k]
+        self.model_extra[key] = opts.model_dump(mode="json")
+        return self
+
+
 class DoctorConfig(_Section):
     enabled: bool = True
     """Run the doctor's data checks before training (errors stop the run)."""
@@ -124,6 +157,7 @@ class Config(_Section):
     data: DataConfig = DataConfig()
     task: TaskConfig = TaskConfig()
     train: TrainConfig = TrainConfig()
+    method: MethodConfig = MethodConfig()
     doctor: DoctorConfig = DoctorConfig()
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
@@ -132,6 +166,15 @@ class Config(_Section):
     @classmethod
     def _out(cls, v: Any) -> Any:
         return None if v in ("", None) else v
+
+    @model_validator(mode="after")
+    def _task_settings(self) -> Config:
+        if self.task.type == "tokens":
+            if self.task.multi_label:
+                raise ValueError("task.multi_label is for classification, not task.type tokens")
+            if self.task.class_weights != "none":
+                raise ValueError("task.class_weights is for classification, not task.type tokens")
+        return self
 
 
 def _format_errors(err: ValidationError) -> str:

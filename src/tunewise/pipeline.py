@@ -35,7 +35,7 @@ def _train_probe(train, dev, seed: int):
     return train.subset(idx)
 
 
-def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id) -> dict:
+def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id, load) -> dict:
     """The checks after training, each {"ok", "message", ...}."""
     from tunewise.evaluation import checks
 
@@ -46,7 +46,7 @@ def _checks(cfg, task, model, run, enc, logits, state, metric, threshold, pad_id
         batch = task.collate(enc[probe_split], idx, pad_id)
         batch.pop("labels", None)
         out["eval_mode"] = checks.eval_mode(model, batch)
-        out["reload_parity"] = checks.reload_parity(model, run.model, batch)
+        out["reload_parity"] = checks.reload_parity(model, run.model, batch, load=load)
         out["collapse"] = checks.collapse(task.predict(logits[probe_split], threshold), task.labels)
     real_share = state.real_tokens / max(state.total_tokens, 1)
     out["padding"] = checks.padding(real_share)
@@ -125,9 +125,10 @@ def train(
             cfg.out = _default_out()
         run = RunDir(cfg.out)
     if cfg.train.lr is None:
+        from tunewise.methods import default_lr
         from tunewise.models.registry import recommended_lr
 
-        cfg.train.lr = recommended_lr(cfg.model.name)
+        cfg.train.lr = default_lr(cfg.method, recommended_lr(cfg.model.name))
     if resume is None and cfg.train.seeds > 1:
         from tunewise.seeds import train_seeds
 
@@ -163,16 +164,20 @@ def train(
 
 
 def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResult:
+    if cfg.task.type == "tokens":
+        from tunewise.token_pipeline import train_tokens
+
+        return train_tokens(cfg, run, accelerator, resume, echo)
     import torch
-    from transformers import AutoModelForSequenceClassification, set_seed
+    from transformers import AutoModelForSequenceClassification
 
     from tunewise.data import load_splits
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
-    from tunewise.models.loading import load_pretrained, load_tokenizer, quiet_transformers
+    from tunewise.models.loading import load_pretrained, load_tokenizer
     from tunewise.tasks.classification import ClassificationTask, class_weight_tensor
-    from tunewise.training.loop import fit, predict_logits
+    from tunewise.training.loop import predict_logits
 
     main = accelerator.is_main_process
     if cfg.train.threads:
@@ -207,11 +212,6 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 "tokens": {k: e.stats for k, e in enc.items() if e is not None},
             },
         )
-    set_seed(cfg.train.seed)
-    _, model = load_pretrained(
-        cfg.model.name, AutoModelForSequenceClassification.from_pretrained, **task.model_kwargs()
-    )
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     meta = {
         "labels": task.labels,
         "multi_label": task.multi_label,
@@ -220,57 +220,24 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         "base_model": resolved.name,
         "task": task.name,
     }
-
-    def save_model(raw_model) -> None:
-        tmp = run.path / ".model.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        with quiet_transformers():
-            raw_model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
-        replace_dir(tmp, run.model)
-
-    metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
-    log_f = open(run.log, "a", encoding="utf-8") if main else None
-
-    def log(rec: dict) -> None:
-        if log_f:
-            log_f.write(json.dumps(rec) + "\n")
-            log_f.flush()
-
-    echo(
+    describe = (
         f"model {resolved.name} ({resolved.source}: {resolved.path}); "
         f"{len(splits.train)} train / {len(splits.dev)} dev / {len(splits.test)} test rows; "
         f"labels: {', '.join(task.labels)}"
     )
-    try:
-        state = fit(
-            model=model,
-            task=task,
-            train=enc["train"],
-            dev=enc["dev"],
-            cfg=cfg.train,
-            accelerator=accelerator,
-            pad_id=pad_id,
-            metric=metric,
-            checkpoint_dir=run.checkpoints,
-            resume=resume,
-            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
-            on_best=save_model,
-            log=log,
-            echo=echo,
-        )
-    finally:
-        if log_f:
-            log_f.close()
-
-    # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
-    accelerator.wait_for_everyone()
-    from safetensors.torch import load_model
-
-    raw = accelerator.unwrap_model(model)
-    load_model(raw, str(run.model / "model.safetensors"))
+    model, raw, state, metric, pad_id, fitted = fit_best(
+        cfg,
+        run,
+        accelerator,
+        resume,
+        echo,
+        task,
+        enc,
+        tokenizer,
+        meta,
+        describe,
+        AutoModelForSequenceClassification,
+    )
     metrics: dict = {"metric_for_best": metric, "best_step": state.best_step}
     threshold = 0.5
     logits_by_split = {}
@@ -298,7 +265,17 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         if tfidf is not None:
             metrics["baselines"]["tfidf_logreg"] = tfidf
     metrics["checks"] = _checks(
-        cfg, task, raw, run, enc, logits_by_split, state, metric, threshold, pad_id
+        cfg,
+        task,
+        raw,
+        run,
+        enc,
+        logits_by_split,
+        state,
+        metric,
+        threshold,
+        pad_id,
+        fitted["load"],
     )
     for name, c in metrics["checks"].items():
         if not c["ok"]:
@@ -328,17 +305,8 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
         metrics["checks"]["baselines"] = compare_to_baselines(metrics["test"], metrics["baselines"])
         if not metrics["checks"]["baselines"]["ok"]:
             echo(f"warning [baselines]: {metrics['checks']['baselines']['message']}")
-    metrics["training"] = {
-        "steps": state.step,
-        "epochs": state.epochs_done,
-        "stopped_early": state.stopped_early,
-        "train_seconds": round(state.train_seconds, 2),
-        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
-        "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
-        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
-        "processes": accelerator.num_processes,
-        "bf16": state.bf16,
-    }
+    metrics["method"] = fitted["method"]
+    metrics["training"] = training_summary(state, accelerator)
     if main:
         meta["threshold"] = threshold
         (run.model / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -355,12 +323,126 @@ def _train(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> RunResu
                 task,
                 threshold,
             )
-        write_json(run.metrics, metrics)
-        shutil.rmtree(run.checkpoints, ignore_errors=True)
-        run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        from tunewise.evaluation.report import write_report
-
-        html, _ = write_report(run.path)
-        echo(f"report: {html}")
+        finish(run, metrics, echo)
     accelerator.wait_for_everyone()
     return RunResult(run.path, metrics, main)
+
+
+def fit_best(cfg, run, accelerator, resume, echo, task, enc, tokenizer, meta, describe, model_cls):
+    """Load the pretrained model with the task's head, attach the fine-tuning method, train it
+    with the one loop (best dev checkpoint saved to ``run.model`` with ``meta``), and reload
+    exactly what was saved.
+
+    Returns:
+        (model as prepared by accelerate, the unwrapped model, loop state, metric, pad id,
+        {"method": trainable-parameter summary, "load": dir -> fresh model as saved}).
+    """
+    from transformers import set_seed
+
+    from tunewise import methods
+    from tunewise.models.loading import load_pretrained, quiet_transformers
+    from tunewise.training.loop import fit, planned_steps
+
+    main = accelerator.is_main_process
+    set_seed(cfg.train.seed)
+    resolved, model = load_pretrained(
+        cfg.model.name, model_cls.from_pretrained, **task.model_kwargs()
+    )
+    total_steps, _ = planned_steps(enc["train"], cfg.train, accelerator.num_processes)
+    model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
+    hooks = methods.method_hooks(model, cfg.method)
+    method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
+    echo(
+        f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "
+        f"parameters trainable ({method_info['percent']:.2f}%), lr {cfg.train.lr:g}"
+    )
+    meta["base_model_path"] = resolved.path
+    meta["method"] = methods.method_record(cfg.method)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def load_base(path):
+        return model_cls.from_pretrained(path, **task.model_kwargs())
+
+    def load_saved(path):
+        return methods.load_trained(path, load_base, task)
+
+    def save_model(raw_model) -> None:
+        tmp = run.path / ".model.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        with quiet_transformers():
+            tmp.mkdir(parents=True)
+            methods.save_trained(raw_model, tmp, cfg.method)
+            tokenizer.save_pretrained(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        replace_dir(tmp, run.model)
+
+    metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
+    log_f = open(run.log, "a", encoding="utf-8") if main else None
+
+    def log(rec: dict) -> None:
+        if log_f:
+            log_f.write(json.dumps(rec) + "\n")
+            log_f.flush()
+
+    echo(describe)
+    try:
+        state = fit(
+            model=model,
+            task=task,
+            train=enc["train"],
+            dev=enc["dev"],
+            cfg=cfg.train,
+            accelerator=accelerator,
+            pad_id=pad_id,
+            metric=metric,
+            checkpoint_dir=run.checkpoints,
+            resume=resume,
+            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
+            on_best=save_model,
+            log=log,
+            echo=echo,
+            method_hooks=hooks,
+        )
+    finally:
+        if log_f:
+            log_f.close()
+
+    # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
+    accelerator.wait_for_everyone()
+    raw = accelerator.unwrap_model(model)
+    if methods.resolve(cfg.method)[0].needs_base:
+        # evaluate exactly what was saved: the base model plus the saved adapter and head
+        raw = methods.load_trained(run.model, load_base, task, meta).to(accelerator.device)
+        model = raw
+    else:
+        from safetensors.torch import load_model
+
+        load_model(raw, str(run.model / "model.safetensors"))
+    return model, raw, state, metric, pad_id, {"method": method_info, "load": load_saved}
+
+
+def training_summary(state, accelerator) -> dict:
+    """The ``training`` section of metrics.json."""
+    return {
+        "steps": state.step,
+        "epochs": state.epochs_done,
+        "stopped_early": state.stopped_early,
+        "train_seconds": round(state.train_seconds, 2),
+        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
+        "real_tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
+        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
+        "processes": accelerator.num_processes,
+        "bf16": state.bf16,
+    }
+
+
+def finish(run: RunDir, metrics: dict, echo) -> None:
+    """Write metrics.json, drop the checkpoints, mark the run completed, write the report."""
+    write_json(run.metrics, metrics)
+    shutil.rmtree(run.checkpoints, ignore_errors=True)
+    run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    from tunewise.evaluation.report import write_report
+
+    html, _ = write_report(run.path)
+    echo(f"report: {html}")

@@ -14,6 +14,17 @@ from tunewise.rundir import RunDir
 META_FILE = "tunewise.json"
 
 
+def resolve_model_dir(path: str | Path) -> tuple[RunDir | None, Path]:
+    """(the finished run or None, its model directory) for a run or a model directory."""
+    path = Path(path)
+    if (path / "run.json").is_file():
+        RunDir(path).require_complete()
+        return RunDir(path), path / "model"
+    if (path / META_FILE).is_file():
+        return None, path
+    raise UserError(f"{path}: not a tunewise run directory or model directory")
+
+
 class Predictor:
     """A fine-tuned classifier loaded from a run directory (or its ``model/`` directory)."""
 
@@ -23,15 +34,7 @@ class Predictor:
         from tunewise.models.loading import load_tokenizer, quiet_transformers
         from tunewise.tasks import ClassificationTask
 
-        path = Path(path)
-        if (path / "run.json").is_file():
-            RunDir(path).require_complete()
-            self.run = RunDir(path)
-            model_dir = path / "model"
-        elif (path / META_FILE).is_file():
-            self.run, model_dir = None, path
-        else:
-            raise UserError(f"{path}: not a tunewise run directory or model directory")
+        self.run, model_dir = resolve_model_dir(path)
         meta = json.loads((model_dir / META_FILE).read_text())
         self.meta = meta
         self.threshold = float(meta.get("threshold", 0.5))
@@ -39,8 +42,16 @@ class Predictor:
         self.max_length = int(meta["max_length"])
         self.task = ClassificationTask(meta["labels"], meta.get("multi_label", False))
         self.tokenizer = load_tokenizer(str(model_dir))
+        from tunewise.methods import load_trained
+
+        task = self.task
+
+        def load_fn(p):
+            return AutoModelForSequenceClassification.from_pretrained(p, **task.model_kwargs())
+
         with quiet_transformers():
-            self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+            # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
+            self.model = load_trained(model_dir, load_fn, task, meta)
         self.model.eval()
         self.batch_size = batch_size
         self.labels = self.task.labels
@@ -107,6 +118,12 @@ class Predictor:
         return self.task.metrics(logits, y, self.threshold)
 
 
-def load(path: str | Path) -> Predictor:
-    """Load a finished run (or its model directory) for prediction."""
+def load(path: str | Path):
+    """Load a finished run (or its model directory) for prediction: a :class:`Predictor`, or a
+    :class:`tunewise.token_predictor.TokenPredictor` for a token-classification run."""
+    _, model_dir = resolve_model_dir(path)
+    if json.loads((model_dir / META_FILE).read_text()).get("task") == "tokens":
+        from tunewise.token_predictor import TokenPredictor
+
+        return TokenPredictor(path)
     return Predictor(path)

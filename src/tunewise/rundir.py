@@ -143,7 +143,10 @@ class RunDir:
                 else ""
             )
             raise UserError(f"{self.path}: this run did not finish (status: {status}){hint}")
-        if not (self.model / "config.json").is_file():
+        if (
+            not (self.model / "config.json").is_file()
+            and not (self.model / "tunewise.json").is_file()
+        ):
             raise UserError(f"{self.path}: run has no model/ directory")
 
 

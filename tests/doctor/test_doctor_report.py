@@ -24,12 +24,24 @@ EXPECTED = {
     "test_size": "warning",
     "length": "warning",
     "unknown_tokens": "error",
+    "shared_sentences": "error",
+    "tag_scheme": "error",
+    "entity_types": "warning",
+    "sentence_truncation": "warning",
+}
+TOKEN_CHECKS = {
+    "unknown_tokens",
+    "shared_sentences",
+    "tag_scheme",
+    "entity_types",
+    "sentence_truncation",
 }
 
 
 def test_registry_names_and_severities():
     assert {n: c.severity for n, c in CHECKS.items()} == EXPECTED
     assert all(c.doc for c in CHECKS.values())
+    assert {n for n, c in CHECKS.items() if "tokens" in c.tasks} == TOKEN_CHECKS
 
 
 def _leaky():
@@ -47,7 +59,7 @@ def test_errors_stop_unless_allowed(tmp_path):
     assert d["version"] == 1 and d["allowed"] == ["same_splits"] and d["errors"] == []
     assert d["allowed_errors"] == ["same_splits"]
     assert d["splits"] == {"train": 40, "dev": 40, "test": 10}
-    assert len(d["findings"]) == len(CHECKS)
+    assert len(d["findings"]) == sum("classification" in c.tasks for c in CHECKS.values())
 
 
 def test_unknown_allow_name_is_a_user_error():
@@ -59,6 +71,6 @@ def test_summary_has_a_line_per_check():
     out = io.StringIO()
     print_summary(run_doctor(_leaky()), Console(file=out, width=100))
     text = out.getvalue()
-    for name in CHECKS:
-        assert name in text
+    for name, c in CHECKS.items():
+        assert (name in text) == ("classification" in c.tasks)
     assert "1 error(s)" in text and "skip" in text

@@ -34,6 +34,12 @@ def doctor(
         bool, Opt("--no-tokenizer", help="Skip the checks that need the model's tokenizer")
     ] = False,
     out: Annotated[Path, Opt(help="Directory to write doctor.json into")] = Path("."),
+    task: Annotated[
+        str, Opt("--task", help="classification or tokens (tagged words: CoNLL, BMES, JSONL spans)")
+    ] = "classification",
+    tag_column: Annotated[int, Opt(help="tokens, CoNLL files: column of the tag [-1 = last]")] = -1,
+    tag_scheme: Annotated[str, Opt(help="tokens: IO, BIO, IOB1, BIOES, BMES or auto")] = "auto",
+    token_format: Annotated[str, Opt(help="tokens: auto, conll, chars or jsonl")] = "auto",
 ) -> None:
     """Check train/dev/test files: duplicates, leaks between splits, labels, lengths, [UNK]s."""
     from tunewise.data import read_examples
@@ -49,11 +55,28 @@ def doctor(
         "label_column": label_column,
         "multi_label": multi_label,
     }
-    splits = {
-        name: read_examples(path, require_label=True, **cols)
-        for name, path in (("train", train_file), ("dev", dev), ("test", test))
-        if path is not None
-    }
+    files = (("train", train_file), ("dev", dev), ("test", test))
+    if task == "tokens":
+        from tunewise.config import build_config
+        from tunewise.data.token_splits import read_tagged
+
+        data = build_config(
+            flags={
+                "task.type": "tokens",
+                "data.tag_column": tag_column,
+                "data.tag_scheme": tag_scheme,
+                "data.token_format": token_format,
+            }
+        ).data
+        splits = {n: read_tagged(p, data, data.tag_scheme)[0] for n, p in files if p is not None}
+    elif task == "classification":
+        splits = {
+            name: read_examples(path, require_label=True, **cols)
+            for name, path in files
+            if path is not None
+        }
+    else:
+        raise UserError(f"--task {task!r}: use classification or tokens")
     tokenizer = None
     if not no_tokenizer:
         from tunewise.models.loading import load_pretrained, load_tokenizer
@@ -65,6 +88,7 @@ def doctor(
         max_length=max_length,
         allow=allow,
         near_duplicate_threshold=near_duplicate_threshold,
+        task=task,
     )
     print_summary(report)
     path = report.write(out / "doctor.json")

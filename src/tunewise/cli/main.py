@@ -10,6 +10,8 @@ from tunewise.cli import (
     compare_cmd,
     data_cmd,
     doctor_cmd,
+    export_cmd,
+    methods_cmd,
     models_cmd,
     predict_cmd,
     report_cmd,
@@ -31,6 +33,8 @@ app.command("models")(models_cmd.models)
 app.command("report")(report_cmd.report)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("compare")(compare_cmd.compare)
+app.command("methods")(methods_cmd.methods)
+app.command("export")(export_cmd.export)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(data_cmd.app, name="data")
 
@@ -38,6 +42,9 @@ app.add_typer(data_cmd.app, name="data")
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a UserError becomes ``error: <message>`` on stderr with exit code 2."""
     try:
+        from tunewise.cli.dotted import expand_dotted_flags
+
+        argv = expand_dotted_flags(sys.argv[1:] if argv is None else list(argv))
         app(args=argv, standalone_mode=False)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

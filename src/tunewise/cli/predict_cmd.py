@@ -64,6 +64,14 @@ def evaluate(
     from tunewise.rundir import write_json
 
     pred = tunewise.load(run)
+    if pred.task.name == "tokens":
+        metrics = pred.evaluate_file(data)
+        print_metrics({"task": "tokens", "test": metrics})
+        out = output or run / "evaluations" / f"{data.stem}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(out, {"data": str(data), **metrics})
+        print(f"metrics written to {out}")
+        return
     exs = _read_inputs(
         data,
         _columns(run, text_column, text_pair_column, label_column),
@@ -96,7 +104,10 @@ def predict(
     pred = tunewise.load(run)
     cols = _columns(run, text_column, text_pair_column, None)
     exs = _read_inputs(input, cols, False, pred.task.multi_label)
-    results = pred.decode(pred.logits(exs))
+    if pred.task.name == "tokens":  # entities with character offsets
+        results = pred.predict([e.text for e in exs])
+    else:
+        results = pred.decode(pred.logits(exs))
     lines = [
         json.dumps(
             {

@@ -17,6 +17,11 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
     """Metrics per split (with 95% intervals) next to the baselines, per-class scores, seeds,
     calibration and the checks that failed."""
     console = console or Console()
+    if metrics.get("task") == "tokens":
+        from tunewise.token_pipeline import print_token_metrics
+
+        print_token_metrics(metrics, console)
+        return
     t = Table("", "n", *_KEYS, title="metrics over whole splits (test with bootstrap 95% interval)")
     rows = [(s, metrics[s]) for s in ("dev", "test") if s in metrics]
     for name, b in metrics.get("baselines", {}).items():

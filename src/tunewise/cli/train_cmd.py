@@ -20,7 +20,8 @@ def train(
         str | None, Opt(help="Packaged name (see `tunewise models`), local dir or hub id")
     ] = None,
     train_file: Annotated[
-        Path | None, Opt("--train", help="Training data (CSV, TSV, JSONL, Parquet)")
+        Path | None,
+        Opt("--train", help="Training data (CSV, TSV, JSONL, Parquet; CoNLL for tokens)"),
     ] = None,
     dev: Annotated[Path | None, Opt(help="Dev data; split from train when absent")] = None,
     test: Annotated[Path | None, Opt(help="Test data; split from train when absent")] = None,
@@ -33,12 +34,29 @@ def train(
         bool | None, Opt("--multi-label/--single-label", help="Several labels per example")
     ] = None,
     class_weights: Annotated[str | None, Opt(help="none or balanced")] = None,
+    method: Annotated[
+        str | None,
+        Opt(help="Fine-tuning method (see `tunewise methods`) [full]; options as --lora.r 8"),
+    ] = None,
+    task: Annotated[
+        str | None, Opt("--task", help="classification or tokens (NER: a tag per word)")
+    ] = None,
+    tag_column: Annotated[
+        int | None, Opt(help="tokens, CoNLL files: column of the tag, 0-based [-1 = last]")
+    ] = None,
+    tag_scheme: Annotated[
+        str | None, Opt(help="tokens: IO, BIO, IOB1, BIOES or BMES [auto: detect per file]")
+    ] = None,
+    token_format: Annotated[
+        str | None, Opt(help="tokens: conll, chars or jsonl [auto: by extension/content]")
+    ] = None,
     epochs: Annotated[float | None, Opt(help="Epochs [3]")] = None,
     max_steps: Annotated[int | None, Opt(help="Stop after this many optimizer steps")] = None,
     batch_size: Annotated[int | None, Opt(help="Batch size per process [32]")] = None,
     grad_accum: Annotated[int | None, Opt(help="Gradient accumulation steps [1]")] = None,
     lr: Annotated[
-        float | None, Opt(help="Peak learning rate [model's: 1e-4 minilm, else 5e-5]")
+        float | None,
+        Opt(help="Peak learning rate [model's full fine-tuning rate x the method's factor]"),
     ] = None,
     max_length: Annotated[int | None, Opt(help="Truncate inputs to this many tokens [128]")] = None,
     seed: Annotated[int | None, Opt(help="Seed [42]")] = None,
@@ -63,7 +81,7 @@ def train(
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
 ) -> None:
-    """Fine-tune a pretrained model for classification and evaluate it."""
+    """Fine-tune a pretrained model for classification or token tagging (NER) and evaluate it."""
     from tunewise.config import build_config, load_yaml
     from tunewise.errors import UserError
 
@@ -83,6 +101,11 @@ def train(
             "data.label_column": label_column,
             "task.multi_label": multi_label,
             "task.class_weights": class_weights,
+            "method.name": method,
+            "task.type": task,
+            "data.tag_column": tag_column,
+            "data.tag_scheme": tag_scheme,
+            "data.token_format": token_format,
             "train.epochs": epochs,
             "train.max_steps": max_steps,
             "train.batch_size": batch_size,
@@ -108,7 +131,12 @@ def train(
         return
     print_metrics(result.metrics)
     print(f"\nrun directory: {result.path}")
-    print(f"model (plain transformers): {result.path / 'model'}")
+    method = result.metrics.get("method", {}).get("name", "full")
+    if method == "full":
+        print(f"model (plain transformers): {result.path / 'model'}")
+    else:
+        print(f"adapter + head ({method}): {result.path / 'model'}")
+        print(f"plain transformers model: tunewise export {result.path} --merge --out DIR")
     print(f"use it: tunewise predict {result.path} --input FILE --output preds.jsonl")
     print(
         f"   or: python -c \"import tunewise; print(tunewise.load('{result.path}').predict(['some text']))\""

@@ -69,6 +69,8 @@ class Check:
     """The most severe level the check reports (a check may report a milder one)."""
     fn: Callable[[Splits, Context], Finding]
     needs_tokenizer: bool = False
+    tasks: tuple[str, ...] = ("classification",)
+    """The task types (config ``task.type``) whose data the check understands."""
 
     @property
     def doc(self) -> str:
@@ -95,15 +97,21 @@ CHECKS: dict[str, Check] = {}
 """Every check by name, in the order they run and are shown."""
 
 
-def check(name: str, severity: str, *, needs_tokenizer: bool = False):
-    """Register ``fn(splits, ctx) -> Finding`` as the check ``name``."""
+def check(
+    name: str,
+    severity: str,
+    *,
+    needs_tokenizer: bool = False,
+    tasks: tuple[str, ...] = ("classification",),
+):
+    """Register ``fn(splits, ctx) -> Finding`` as the check ``name``, run for ``tasks``."""
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, not {severity!r}")
 
     def register(fn):
         if name in CHECKS:
             raise ValueError(f"doctor check {name!r} registered twice")
-        CHECKS[name] = Check(name, severity, fn, needs_tokenizer)
+        CHECKS[name] = Check(name, severity, fn, needs_tokenizer, tuple(tasks))
         return fn
 
     return register

@@ -103,5 +103,5 @@ def run_doctor(
     allow = check_allow(allow)
     ctx = Context(tokenizer, max_length, near_duplicate_threshold, task)
     splits = {k: list(v or []) for k, v in splits.items()}
-    findings = [c(splits, ctx) for c in CHECKS.values()]
+    findings = [c(splits, ctx) for c in CHECKS.values() if task in c.tasks]
     return DoctorReport(findings, allow, {k: len(v) for k, v in splits.items()})

@@ -24,7 +24,15 @@ def token_ids(splits: Splits, name: str, ctx: Context, special: bool) -> list[li
             for i in range(0, len(exs), BATCH):
                 chunk = exs[i : i + BATCH]
                 texts = [ex.text for ex in chunk]
-                if any(ex.text_pair is not None for ex in chunk):
+                if hasattr(chunk[0], "words"):  # token data: tokenized word by word, as trained
+                    words = [list(ex.words) for ex in chunk]
+                    enc = ctx.tokenizer(
+                        words,
+                        is_split_into_words=True,
+                        add_special_tokens=special,
+                        truncation=False,
+                    )
+                elif any(ex.text_pair is not None for ex in chunk):
                     pair = [ex.text_pair or "" for ex in chunk]
                     enc = ctx.tokenizer(texts, pair, add_special_tokens=special, truncation=False)
                 else:
@@ -82,7 +90,7 @@ def length(splits: Splits, ctx: Context):
     )
 
 
-@check("unknown_tokens", "error", needs_tokenizer=True)
+@check("unknown_tokens", "error", needs_tokenizer=True, tasks=("classification", "tokens"))
 def unknown_tokens(splits: Splits, ctx: Context):
     """Share of [UNK] tokens: a vocabulary that does not cover the language."""
     unk = getattr(ctx.tokenizer, "unk_token_id", None)

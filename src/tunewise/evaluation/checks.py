@@ -96,14 +96,22 @@ def eval_mode(model, batch: dict) -> dict:
 
 
 @torch.inference_mode()
-def reload_parity(model, model_dir, batch: dict, atol: float = 1e-4) -> dict:
-    """The saved model, loaded fresh, gives the logits of the in-memory one."""
+def reload_parity(model, model_dir, batch: dict, atol: float = 1e-4, load=None) -> dict:
+    """The saved model, loaded fresh, gives the logits of the in-memory one.
+
+    Args:
+        load: builds the fresh model from ``model_dir`` (base + adapter for PEFT methods);
+            default: a plain transformers sequence classifier.
+    """
     from transformers import AutoModelForSequenceClassification
 
     from tunewise.models.loading import quiet_transformers
 
     with quiet_transformers():
-        fresh = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+        if load is not None:
+            fresh = load(model_dir).eval()
+        else:
+            fresh = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
     model.eval()
     a = model(**batch).logits.float()
     b = fresh(**batch).logits.float()

@@ -173,19 +173,23 @@ def headline(r: RunData) -> str:
     if not r.metrics:
         return "no metrics.json: the run has no final evaluation (not available)"
     test = r.test
-    if not is_num(test.get("accuracy")):
-        return "no test-set accuracy in metrics.json (not available)"
-    parts = [f"test accuracy {test['accuracy']:.4f}"]
-    ci = (test.get("ci") or {}).get("accuracy")
+    # token runs (NER) are judged by entity F1, not by accuracy
+    key, what = (
+        ("micro_f1", "entity F1") if r.metrics.get("task") == "tokens" else ("accuracy", "accuracy")
+    )
+    if not is_num(test.get(key)):
+        return f"no test-set {what} in metrics.json (not available)"
+    parts = [f"test {what} {test[key]:.4f}"]
+    ci = (test.get("ci") or {}).get(key)
     if isinstance(ci, list) and len(ci) == 2 and all(is_num(x) for x in ci):
         parts[0] += f" (95% CI {ci[0]:.4f}–{ci[1]:.4f})"
     base = []
     for name, b in (r.metrics.get("baselines") or {}).items():
-        if isinstance(b, dict) and is_num(b.get("accuracy")):
-            base.append(f"{name} {b['accuracy']:.4f} ({test['accuracy'] - b['accuracy']:+.4f})")
+        if isinstance(b, dict) and is_num(b.get(key)):
+            base.append(f"{name} {b[key]:.4f} ({test[key] - b[key]:+.4f})")
     parts.append("vs " + ", ".join(base) if base else "no baselines recorded")
     values, summary = seed_summary(r)
-    acc = ((summary.get("test") or {}).get("accuracy")) or {}
+    acc = ((summary.get("test") or {}).get(key)) or {}
     n = acc.get("n") or len(values)
     if n and n > 1 and is_num(acc.get("mean")) and is_num(acc.get("std")):
         parts.append(f"{n} seeds: {acc['mean']:.4f} ± {acc['std']:.4f} (mean ± std)")
@@ -208,7 +212,7 @@ def curves(r: RunData) -> dict:
         if rec.get("type") != "eval" or not is_num(rec.get("step")):
             continue
         split = str(rec.get("split") or "dev")
-        for k in ("accuracy", "macro_f1"):
+        for k in ("accuracy", "macro_f1", "micro_f1"):
             if is_num(rec.get(k)):
                 evals.setdefault(split, {}).setdefault(k, []).append((rec["step"], rec[k]))
     return {"loss": loss, "evals": evals}

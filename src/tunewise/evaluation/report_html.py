@@ -103,7 +103,7 @@ def test_figures(r: rd.RunData) -> str:
         )
     else:
         parts.append(p.na("confusion matrix"))
-    pc = test.get("per_class")
+    pc = test.get("per_class") or test.get("per_type")  # per_type: entity types (NER)
     if isinstance(pc, dict) and pc:
         names = list(pc)
         f1 = [(pc[n] or {}).get("f1") for n in names]

@@ -80,7 +80,7 @@ def test_tables(r: rd.RunData) -> list[str]:
         )
     else:
         out += _na("confusion matrix")
-    pc = test.get("per_class")
+    pc = test.get("per_class") or test.get("per_type")  # per_type: entity types (NER)
     if isinstance(pc, dict) and pc:
         keys = ("precision", "recall", "f1", "support")
         out += _table(

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from tunewise.evaluation.metrics import classification_metrics, multilabel_metrics
-
 
 @dataclass
 class Encoded:
@@ -46,6 +44,8 @@ class ClassificationTask:
     """Classification over a fixed label set (``labels`` in id order)."""
 
     name = "classification"
+    peft_task_type = "SEQ_CLS"
+    """What peft calls this task (methods read it; see tunewise.methods.base)."""
 
     def __init__(self, labels: list[str], multi_label: bool = False, class_weights=None):
         self.labels = list(labels)
@@ -64,6 +64,13 @@ class ClassificationTask:
                 "multi_label_classification" if self.multi_label else "single_label_classification"
             ),
         }
+
+    def head_modules(self, model) -> list[str]:
+        """The freshly initialised head (``classifier``; ``score`` on decoders): trained and
+        saved with every parameter-efficient method."""
+        from tunewise.methods.targets import new_head_modules
+
+        return new_head_modules(model)
 
     # -- data -------------------------------------------------------------------------------
     def encode(self, examples, tokenizer, max_length: int, with_labels: bool = True) -> Encoded:
@@ -148,6 +155,8 @@ class ClassificationTask:
 
     def metrics(self, logits: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> dict:
         """Metrics over the whole split at once (never averaged over batches)."""
+        from tunewise.evaluation.metrics import classification_metrics, multilabel_metrics
+
         if len(logits) != len(labels):
             raise RuntimeError(f"{len(logits)} predictions for {len(labels)} rows")
         pred = self.predict(logits, threshold)
@@ -157,6 +166,8 @@ class ClassificationTask:
 
     def tune_threshold(self, logits: np.ndarray, labels: np.ndarray) -> float:
         """Multi-label: the threshold in 0.05..0.95 with the best micro-F1 on dev."""
+        from tunewise.evaluation.metrics import multilabel_metrics
+
         best_t, best_f = 0.5, -1.0
         for t in np.arange(0.05, 0.951, 0.05):
             f = multilabel_metrics(labels.astype(np.int64), self.predict(logits, t), self.labels)[

@@ -84,18 +84,24 @@ def linear_schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def predict_logits(model, task, data, batch_size: int, accelerator, pad_id: int) -> np.ndarray:
-    """Logits for every row of ``data`` in row order, fp32, gathered across processes."""
+def predict_logits(model, task, data, batch_size: int, accelerator, pad_id: int):
+    """Logits for every row of ``data`` in row order, fp32, gathered across processes.
+
+    A task with ``row_outputs`` (token tasks) turns each batch into one array per row (e.g.
+    word-level logits); the result is then a list of arrays in row order instead of one array.
+    """
     model.eval()
     plan = eval_batches(data.lengths, batch_size)
     mine = shard(plan, accelerator.process_index, accelerator.num_processes)
     rows, outs = [], []
+    per_row = getattr(task, "row_outputs", None)
     with torch.inference_mode():
         for idx in mine:
             batch = task.collate(data, idx, pad_id)
             batch.pop("labels", None)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            outs.append(model(**batch).logits.float().cpu().numpy())
+            out = model(**batch).logits.float().cpu().numpy()
+            outs.append(per_row(out, data, idx) if per_row else out)
             rows.extend(idx)
     if accelerator.num_processes > 1:
         from accelerate.utils import gather_object
@@ -103,6 +109,15 @@ def predict_logits(model, task, data, batch_size: int, accelerator, pad_id: int)
         pairs = gather_object([(rows, outs)])
         rows = [r for rs, _ in pairs for r in rs]
         outs = [o for _, os_ in pairs for o in os_]
+    if per_row:
+        ragged: list = [None] * len(data)
+        for r, row in zip(rows, (x for o in outs for x in o)):
+            if ragged[r] is None:
+                ragged[r] = row
+        missing = sum(x is None for x in ragged)
+        if missing:
+            raise RuntimeError(f"evaluation covered {len(data) - missing} of {len(data)} rows")
+        return ragged
     logits = np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
     result = np.zeros((len(data), logits.shape[1]), dtype=np.float32)
     seen = np.zeros(len(data), dtype=bool)
@@ -155,6 +170,18 @@ class _Progress:
             self.bar.stop()
 
 
+def planned_steps(train, cfg: TrainConfig, world: int = 1, rank: int = 0) -> tuple[int, int]:
+    """(optimizer steps the run will take, steps per epoch) for ``train`` under ``cfg``."""
+    per_epoch_batches = len(
+        shard(plan_batches(train.lengths, cfg.batch_size, cfg.seed, 0, False), rank, world)
+    )
+    steps_per_epoch = math.ceil(per_epoch_batches / cfg.grad_accum)
+    total = math.ceil(cfg.epochs * steps_per_epoch)
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    return total, steps_per_epoch
+
+
 def fit(
     *,
     model,
@@ -171,6 +198,7 @@ def fit(
     on_best=None,
     log=None,
     echo=None,
+    method_hooks=None,
 ) -> LoopState:
     """Train ``model`` on ``train``, evaluating on ``dev``; returns the final loop state.
 
@@ -181,17 +209,15 @@ def fit(
         on_best: called with the unwrapped model whenever dev ``metric`` improves.
         log: called with one dict per log record (steps and evaluations).
         echo: called with a line of text for the user (main process only).
+        method_hooks: the fine-tuning method's ``MethodHooks`` (tunewise.methods): an extra
+            loss term, and a call after every optimizer step (AdaLoRA's rank allocation).
     """
     log = log or (lambda rec: None)
     echo = echo or (lambda line: None)
     world, rank = accelerator.num_processes, accelerator.process_index
-    per_epoch_batches = len(
-        shard(plan_batches(train.lengths, cfg.batch_size, cfg.seed, 0, False), rank, world)
-    )
-    steps_per_epoch = math.ceil(per_epoch_batches / cfg.grad_accum)
-    total = math.ceil(cfg.epochs * steps_per_epoch)
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
+    total, steps_per_epoch = planned_steps(train, cfg, world, rank)
+    extra_loss = getattr(method_hooks, "extra_loss", None)
+    after_step = getattr(method_hooks, "after_step", None)
     n_epochs = math.ceil(total / steps_per_epoch)
 
     optimizer = build_optimizer(model, cfg)
@@ -213,6 +239,8 @@ def fit(
             save_checkpoint(checkpoint_dir, state.step, raw, optimizer, scheduler, asdict(state))
         accelerator.wait_for_everyone()
 
+    log_keys = getattr(task, "log_keys", ("accuracy", "macro_f1", "micro_f1", "mcc"))
+
     def evaluate() -> None:
         if dev is None or len(dev) == 0:
             return
@@ -224,7 +252,7 @@ def fit(
             "step": state.step,
             "epoch": state.epoch + 1,
             "split": "dev",
-            **{k: m[k] for k in ("accuracy", "macro_f1", "micro_f1", "mcc")},
+            **{k: m[k] for k in log_keys},
         }
         improved = state.best is None or value > state.best + 1e-9
         if improved:
@@ -249,7 +277,7 @@ def fit(
                 "epoch": state.epoch + 1,
                 "split": "train",
                 "rows": len(train_probe),
-                **{k: tm[k] for k in ("accuracy", "macro_f1", "micro_f1", "mcc")},
+                **{k: tm[k] for k in log_keys},
             }
             state.evals.append(trec)
             log(trec)
@@ -292,6 +320,8 @@ def fit(
                     with autocast:
                         logits = model(**batch).logits
                     loss = task.loss(logits, labels)
+                    if extra_loss is not None:
+                        loss = loss + extra_loss()
                     accelerator.backward(loss / cfg.grad_accum)
                 running += loss.item()
                 running_n += 1
@@ -305,6 +335,8 @@ def fit(
                         accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
+                    if after_step is not None:
+                        after_step(state.step)  # before zero_grad: AdaLoRA reads the grads
                     optimizer.zero_grad(set_to_none=True)
                     state.step += 1
                 state.train_seconds += time.perf_counter() - t0

@@ -1,0 +1,100 @@
+"""``tunewise export RUN --out DIR [--merge]``: a plain transformers directory.
+
+With ``--merge`` a LoRA/DoRA/rsLoRA/AdaLoRA/IA3 (or head-only) run becomes one ordinary
+``...ForSequenceClassification`` model that ``transformers.pipeline`` loads without peft or
+tunewise; without it, a PEFT run exports its adapter + head and a full run its model. The
+export is written under a temporary name, reloaded from disk and compared with the run on a
+probe set; only when they agree is it moved into place.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from pathlib import Path
+
+from tunewise.errors import UserError
+from tunewise.export.parity import ParityError, compare, probe_examples
+from tunewise.rundir import replace_dir, write_json
+
+
+def export_hf(
+    run: Path,
+    out: Path,
+    *,
+    merge: bool = False,
+    probe: Path | None = None,
+    probe_rows: int = 256,
+    atol: float = 1e-4,
+    overwrite: bool = False,
+    echo=None,
+) -> dict:
+    """Export ``run`` to ``out``; returns the export record (also in ``out/export.json`` and
+    ``run/exports/<out name>.json``). Raises ParityError when the exported model disagrees."""
+    from tunewise.methods import get_method, merge_model
+    from tunewise.models.loading import quiet_transformers
+    from tunewise.predictor import META_FILE, Predictor
+
+    echo = echo or (lambda line: None)
+    run, out = Path(run), Path(out)
+    if not (run / "run.json").is_file():
+        raise UserError(f"{run}: not a tunewise run directory")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"{out}: already exists and is not empty; pass --overwrite")
+    source = Predictor(run)
+    method = source.meta.get("method") or {"name": "full", "options": {}}
+    m = get_method(method["name"])
+    tmp = out.with_name(f".{out.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    meta = dict(source.meta)
+    try:
+        if merge or not m.needs_base:
+            plain = merge_model(copy.deepcopy(source.model), method) if merge else source.model
+            with quiet_transformers():
+                plain.save_pretrained(str(tmp))
+            meta["method"] = {"name": "full", "options": {}}
+            if method["name"] != "full":
+                meta["merged_from"] = method
+        else:
+            for f in (run / "model").iterdir():
+                if f.is_file():
+                    shutil.copy2(f, tmp / f.name)
+        source.tokenizer.save_pretrained(str(tmp))
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+
+        exs, where = probe_examples(run, source.tokenizer, probe_rows, probe)
+        exported = Predictor(tmp)  # from disk, as a user would load it
+        parity = compare(
+            source.logits(exs), exported.logits(exs), source.task, source.threshold, atol
+        )
+        parity["probe"] = where
+        record = {
+            "format": "hf",
+            "run": str(run),
+            "out": str(out),
+            "merged": bool(merge),
+            "method": method,
+            "parity": parity,
+            "plain_transformers": "adapter" not in (p.name for p in tmp.iterdir())
+            and (tmp / "config.json").is_file(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (run / "exports").mkdir(exist_ok=True)
+        write_json(run / "exports" / f"{out.name}.json", record)
+        if not parity["ok"]:
+            raise ParityError(
+                f"export parity failed: {parity['message']} on {parity['rows']} probe rows "
+                f"({where}); nothing written to {out} (record in {run}/exports/{out.name}.json)"
+            )
+        write_json(tmp / "export.json", record)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, out)
+    echo(f"parity: {parity['message']} on {where}")
+    return record

@@ -1,0 +1,64 @@
+"""Parity of an exported model with the run it came from, on a probe set.
+
+The probe is the run's own test (else dev, else train) file when it is still readable, else
+seeded random token sequences; the result (label agreement, largest |logit| difference) is
+written into the export directory and into the run, and a failure stops the export.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+from tunewise.errors import UserError
+
+
+class ParityError(UserError):
+    """The exported model does not reproduce the run's outputs."""
+
+
+def probe_examples(run_path: Path, tokenizer, n: int, probe: Path | None = None):
+    """Up to ``n`` examples to compare on, and where they came from."""
+    from tunewise.config import load_yaml
+    from tunewise.data import Example, read_examples
+
+    data = load_yaml(run_path / "config.yaml").get("data", {})
+    cols = {
+        "text_column": data.get("text_column", "text"),
+        "text_pair_column": data.get("text_pair_column"),
+        "label_column": data.get("label_column", "label"),
+        "label_sep": data.get("label_sep", "|"),
+    }
+    candidates = [probe] if probe else [data.get(k) for k in ("test", "dev", "train")]
+    for path in candidates:
+        if path and Path(path).is_file():
+            exs = read_examples(path, require_label=False, **cols)[:n]
+            if exs:
+                return exs, str(path)
+        elif probe:
+            raise UserError(f"{probe}: probe file not found")
+    rng = random.Random(0)
+    vocab = [t for t in tokenizer.get_vocab() if t.isalpha() and len(t) > 2] or ["probe"]
+    exs = [Example(" ".join(rng.choices(vocab, k=rng.randint(3, 30))), None) for _ in range(n)]
+    return exs, "random words from the tokenizer vocabulary (seed 0)"
+
+
+def compare(reference: np.ndarray, exported: np.ndarray, task, threshold: float, atol: float):
+    """Label agreement and largest |logit| difference between two sets of logits."""
+    a, b = task.predict(reference, threshold), task.predict(exported, threshold)
+    same = (a == b).all(axis=1) if a.ndim > 1 else a == b
+    diff = float(np.abs(reference - exported).max()) if len(reference) else 0.0
+    ok = bool(same.all()) and diff <= atol
+    return {
+        "ok": ok,
+        "rows": int(len(reference)),
+        "label_agreement": int(same.sum()),
+        "max_abs_logit_diff": diff,
+        "atol": atol,
+        "message": (
+            f"{int(same.sum())}/{len(reference)} labels agree, largest |logit| difference "
+            f"{diff:.3g} (tolerance {atol:g})"
+        ),
+    }

@@ -1,0 +1,128 @@
+"""A token-classification run in use: entities with character offsets for raw texts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunewise.data.conll import TokenExample, split_words
+from tunewise.errors import UserError
+from tunewise.predictor import META_FILE, resolve_model_dir
+
+
+class TokenPredictor:
+    """``tunewise.load(run)`` for a tokens run: ``predict(texts)`` gives entities per text."""
+
+    def __init__(self, path: str | Path, batch_size: int = 32):
+        from transformers import AutoModelForTokenClassification
+
+        from tunewise.models.loading import load_tokenizer, quiet_transformers
+        from tunewise.tasks.tokens import TokenTask
+
+        self.run, model_dir = resolve_model_dir(path)
+        self.meta = json.loads((model_dir / META_FILE).read_text())
+        self.max_length = int(self.meta["max_length"])
+        self.task = TokenTask(self.meta["labels"])
+        self.labels = self.task.labels
+        self.tokenizer = load_tokenizer(str(model_dir))
+        with quiet_transformers():
+            self.model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+        self.model.eval()
+        self.batch_size = batch_size
+
+    def _chunks(self, ex: TokenExample) -> list[tuple[int, int]]:
+        """Word ranges that each fit max_length in sub-tokens (a long text is read in pieces
+        instead of being cut off)."""
+        if not ex.words:
+            return []
+        enc = self.tokenizer([ex.words], is_split_into_words=True, add_special_tokens=False)
+        per_word = np.bincount(
+            [w for w in enc.word_ids(0) if w is not None], minlength=len(ex.words)
+        )
+        budget = max(1, self.max_length - self.tokenizer.num_special_tokens_to_add())
+        out, start, used = [], 0, 0
+        for i, n in enumerate(per_word):
+            if used + n > budget and i > start:
+                out.append((start, i))
+                start, used = i, 0
+            used += n
+        out.append((start, len(ex.words)))
+        return out
+
+    def word_logits(self, examples: list[TokenExample]) -> list[np.ndarray]:
+        """Word-level logits of every example (long ones in pieces), in input order."""
+        from tunewise.training.batching import eval_batches
+
+        pieces, owner = [], []
+        for k, ex in enumerate(examples):
+            for a, b in self._chunks(ex):
+                pieces.append(TokenExample(ex.words[a:b], None))
+                owner.append(k)
+        data = self.task.encode(pieces, self.tokenizer, self.max_length, with_labels=False)
+        outs: list = [None] * len(pieces)
+        pad = self.tokenizer.pad_token_id or 0
+        with torch.inference_mode():
+            for idx in eval_batches(data.lengths, self.batch_size):
+                logits = self.model(**self.task.collate(data, idx, pad)).logits.float().numpy()
+                for i, w in zip(idx, self.task.row_outputs(logits, data, idx)):
+                    outs[i] = w
+        c = len(self.labels)
+        result = [[] for _ in examples]
+        for k, w in zip(owner, outs):
+            result[k].append(w)
+        return [np.concatenate(r) if r else np.zeros((0, c), np.float32) for r in result]
+
+    def predict(self, texts: list[str] | str) -> list[dict]:
+        """Entities of raw texts.
+
+        Words are whitespace-separated (leading/trailing punctuation split off; each Chinese
+        character a word), as in CoNLL-style training data.
+
+        Returns:
+            One dict per text: ``entities``, each with ``type``, ``text``, ``start`` and ``end``
+            (character offsets into the text, end exclusive) and ``score`` (mean probability of
+            the entity's tags).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        exs = []
+        for t in texts:
+            if not isinstance(t, str):
+                raise UserError(f"expected texts as strings, got {type(t).__name__}")
+            offs = split_words(t)
+            exs.append(TokenExample([t[a:b] for a, b in offs], None, "", t, offs))
+        logits = self.word_logits(exs)
+        return [
+            {"entities": self.task.entities(ex.text, ex.offsets, w)} for ex, w in zip(exs, logits)
+        ]
+
+    def evaluate(self, examples: list[TokenExample], source: str | Path = "data") -> dict:
+        """Entity metrics of this model on tagged sentences (whole file at once)."""
+        from tunewise.evaluation.entities import bootstrap_f1, entity_metrics
+
+        types = {t[2:] for ex in examples for t in ex.tags if t != "O"}
+        unknown = sorted(types - {lab[2:] for lab in self.labels if lab != "O"})
+        pred = [self.task.decode_tags(w)[0] for w in self.word_logits(examples)]
+        gold = [ex.tags for ex in examples]
+        out = entity_metrics(gold, pred)
+        out["ci"] = bootstrap_f1(gold, pred)
+        if unknown:
+            out["types_unknown_to_model"] = unknown
+        return out
+
+    def evaluate_file(self, path: Path) -> dict:
+        """Read a tagged file with the run's data settings and evaluate on it."""
+        from tunewise.config import DataConfig, load_yaml
+        from tunewise.data.token_splits import read_tagged, require_valid_examples
+
+        cfg = {}
+        if self.run is not None and self.run.config.is_file():
+            cfg = load_yaml(self.run.config).get("data", {})
+        keep = ("token_format", "tag_column", "token_column", "tag_scheme", "text_column")
+        data = DataConfig(**{k: v for k, v in cfg.items() if k in keep})
+        exs, _ = read_tagged(path, data, data.tag_scheme)
+        require_valid_examples(exs)
+        return self.evaluate(exs, path)
