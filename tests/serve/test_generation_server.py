@@ -143,3 +143,21 @@ def test_bad_generation_requests(server, path, body, status, says):
 def test_models_lists_every_kind(server):
     kinds = {m["id"]: m["kind"] for m in server.get("/v1/models")[2]["data"]}
     assert kinds == {"tagger": "tokens", "llm": "generation", "clf": "classification"}
+
+
+def test_a_tunewise_token_run_is_served_by_its_own_predictor(tiny_model_dir, tmp_path):
+    import tunewise
+    from tests.unit.test_tokens_cli import _conll
+    from tunewise.cli.main import main
+
+    train = _conll(tmp_path / "train.conll", 80, 0)
+    args = ["train", "--task", "tokens", "--model", str(tiny_model_dir), "--train", str(train)]
+    args += ["--epochs", "2", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32"]
+    main(args + ["--no-bf16", "--no-doctor", "--out", str(tmp_path / "run"), "train.threads=1"])
+    served = load_served(f"ner={tmp_path / 'run'}")
+    assert served.kind == "tokens" and type(served.model).__name__ == "TokenPredictor"
+    texts = ["the film was good and great", "a dull , awful plot"]
+    with running(create_app([served])) as (client, _):
+        status, _, body = client.post("/v1/entities", {"texts": texts})
+    assert status == 200, body
+    assert body["results"] == tunewise.load(tmp_path / "run").predict(texts)

@@ -126,6 +126,12 @@ def load_served(
 
         RunDir(path).require_complete()
     arch = _architecture(model_dir)
+    meta_file = model_dir / "tunewise.json"
+    task = json.loads(meta_file.read_text()).get("task") if meta_file.is_file() else None
+    if task == "tokens":  # a tunewise token run: its own predictor (word-level decoding)
+        from tunewise.predictor import load
+
+        return Served(name, "tokens", load(path), "torch", str(path))
     if "ForTokenClassification" in arch:
         from tunewise.serve.adapters import HfTokenTagger
 
