@@ -60,11 +60,13 @@ def timed(fn, texts, warm=64):
 
 
 def in_process(run: Path, fp32: Path, int8: Path, texts: list[str]) -> dict:
+    import torch
     from transformers import pipeline
 
     from tunewise.export.onnx_predictor import OnnxPredictor
     from tunewise.predictor import Predictor
 
+    torch.set_num_threads(1)  # one thread everywhere, as the server runs (fastest when shared)
     res, labels = {"load_before": load()}, {}
 
     def lab(pred):
@@ -72,15 +74,16 @@ def in_process(run: Path, fp32: Path, int8: Path, texts: list[str]) -> dict:
 
     for name, pred in (
         ("torch fp32, batch 32 (length-sorted)", Predictor(run, batch_size=32)),
-        ("onnx fp32, batch 32 (length-sorted)", OnnxPredictor(fp32, batch_size=32)),
-        ("onnx fp32, batch 1", OnnxPredictor(fp32, batch_size=1)),
-        ("onnx int8, batch 32 (length-sorted)", OnnxPredictor(int8, batch_size=32)),
-        ("onnx int8, batch 1", OnnxPredictor(int8, batch_size=1)),
+        ("onnx fp32, batch 32 (length-sorted)", OnnxPredictor(fp32, batch_size=32, threads=1)),
+        ("onnx fp32, batch 1", OnnxPredictor(fp32, batch_size=1, threads=1)),
+        ("onnx int8, batch 32 (length-sorted)", OnnxPredictor(int8, batch_size=32, threads=1)),
+        ("onnx int8, batch 1", OnnxPredictor(int8, batch_size=1, threads=1)),
     ):
         labels[name], res[name] = timed(lab(pred), texts)
     pipe = pipeline("text-classification", model=str(run / "model"), batch_size=32)
+    max_len = json.loads((run / "model" / "tunewise.json").read_text())["max_length"]
     labels["pipeline"], res["HF pipeline, batch 32"] = timed(
-        lambda xs: [r["label"] for r in pipe(xs, truncation=True)], texts
+        lambda xs: [r["label"] for r in pipe(xs, truncation=True, max_length=max_len)], texts
     )
     ref = labels["torch fp32, batch 32 (length-sorted)"]
 
@@ -130,10 +133,12 @@ def wrk(port: int, conns: int, seconds: int, script: Path, bodies: Path) -> dict
 
 
 def start_server(name: str, cmd: list) -> subprocess.Popen:
-    log = open(
-        Path(tempfile.gettempdir()) / f"bench-serve-{name.split()[0]}-{name.split()[-1]}.log", "w"
-    )
-    return subprocess.Popen(cmd, stdout=log, stderr=log, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    slug = "".join(c if c.isalnum() else "-" for c in name)
+    log = open(Path(tempfile.gettempdir()) / f"bench-serve-{slug}.log", "w")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    if "OMP_NUM_THREADS=1" in name:
+        env["OMP_NUM_THREADS"] = "1"
+    return subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
 
 
 def wait_healthy(port: int) -> None:
@@ -188,20 +193,25 @@ def main() -> None:
     ap.add_argument("--markdown-out", type=Path)
     ap.add_argument("--limit", type=int, help="only the first N sentences (a quick trial)")
     args = ap.parse_args()
-    from tunewise.export.onnx import export_onnx
+    from tunewise.export.onnx import ParityError, export_onnx
 
     texts = read_sentences(args.data)[: args.limit]
     fp32, int8 = args.exports / "fp32", args.exports / "int8"
     exports = {}
     for path, q in ((fp32, None), (int8, "int8")):
-        exports[q or "fp32"] = export_onnx(args.run, path, quantize=q, overwrite=True)
+        try:
+            exports[q or "fp32"] = export_onnx(args.run, path, quantize=q, overwrite=True)
+        except ParityError as e:  # recorded and reported; the export is still written
+            print(e, flush=True)
+            exports[q or "fp32"] = json.loads((path / "export.json").read_text())
     result = {
         "data": str(args.data),
         "sentences": len(texts),
         "run": str(args.run),
         "cpus": os.cpu_count(),
         "exports": {
-            k: {"size_bytes": v["size_bytes"], "parity": v["parity"]} for k, v in exports.items()
+            k: {"size_bytes": v["size_bytes"], "parity": v["parity"], "quant": v["quantization"]}
+            for k, v in exports.items()
         },
     }
     result["in_process"] = ip = in_process(args.run, fp32, int8, texts)
@@ -210,12 +220,11 @@ def main() -> None:
     script, bodies = tmp / "bench.lua", tmp / "bodies.jsonl"
     script.write_text(LUA)
     bodies.write_text("".join(json.dumps({"texts": [t]}) + "\n" for t in texts))
-    tw = [sys.executable, "-m", "tunewise", "serve"]
+    tw = [sys.executable, "-m", "tunewise", "serve", "--allow-failed-parity"]
+    naive = [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), str(args.run)]
     variants = {
-        "naive (torch fp32, 1 forward/request)": (
-            [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), str(args.run)],
-            labels["torch"],
-        ),
+        "naive (torch fp32, 1 forward/request)": (naive, labels["torch"]),
+        "naive, OMP_NUM_THREADS=1": (naive, labels["torch"]),
         "tunewise torch fp32": (tw + [str(args.run)], labels["torch"]),
         "tunewise onnx fp32": (tw + [str(fp32)], labels["onnx-fp32"]),
         "tunewise onnx int8": (tw + [str(int8)], labels["onnx-int8"]),
@@ -265,12 +274,14 @@ def markdown(r: dict, args) -> str:
                 f"{p['p99_ms']} | {p['non_2xx'] + p['socket_errors']} | "
                 f"{p['load_before']} / {p['load_after']} |"
             )
-    naive = {p["concurrency"]: p["req_per_s"] for p in next(iter(http.values()))["points"]}
-    lines += ["", "Throughput relative to the naive server at the same concurrency:", ""]
-    for name, v in list(http.items())[1:]:
+    names = list(http)
+    base = {n: {p["concurrency"]: p["req_per_s"] for p in http[n]["points"]} for n in names[:2]}
+    lines += ["", "Throughput relative to the naive server (default threads / 1 thread):", ""]
+    for name in names[2:]:
         ratios = ", ".join(
-            f"c={p['concurrency']}: {p['req_per_s'] / naive[p['concurrency']]:.2f}x"
-            for p in v["points"]
+            f"c={p['concurrency']}: {p['req_per_s'] / base[names[0]][p['concurrency']]:.2f}x / "
+            f"{p['req_per_s'] / base[names[1]][p['concurrency']]:.2f}x"
+            for p in http[name]["points"]
         )
         lines.append(f"- {name}: {ratios}")
     eq = {k: v["labels_equal_in_process_first_256"] for k, v in http.items()}
@@ -280,6 +291,11 @@ def markdown(r: dict, args) -> str:
         "Exports: "
         + "; ".join(
             f"{k} {v['size_bytes'] / 1e6:.1f} MB, parity {v['parity']['message']}"
+            + (
+                f" (int8 recipe: {v['quant']['recipe']}; tried {v['quant']['tried']})"
+                if v["quant"]
+                else ""
+            )
             for k, v in ex.items()
         )
     )

@@ -47,6 +47,20 @@ def test_int8_export_is_smaller_and_agrees(exports):
     assert int8["precision"] == "int8" and int8["size_bytes"] < fp32["size_bytes"]
     assert int8["parity"]["ok"] and int8["parity"]["label_agreement"] >= 0.99
     assert int8["parity"]["max_logit_diff"] > 0  # int8 really changed the weights
+    q = int8["quantization"]
+    assert (
+        q["tried"][0]["recipe"] == "every MatMul int8" and q["recipe"] == q["tried"][-1]["recipe"]
+    )
+
+
+def test_int8_falls_back_to_fewer_int8_layers_then_fails_loudly(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setitem(onnx_export.LIMITS, "int8", {"agreement": 1.01})
+    with pytest.raises(onnx_export.ParityError, match="PARITY FAILED: label agreement"):
+        onnx_export.export_onnx(tiny_run, tmp_path / "q", quantize="int8", probe_rows=20)
+    saved = json.loads((tmp_path / "q" / "export.json").read_text())
+    tried = [t["recipe"] for t in saved["quantization"]["tried"]]
+    assert len(tried) == 3 and tried[-1].startswith("feed-forward fp32")
+    assert saved["quantization"]["kept_fp32_nodes"] == 4  # 2 layers x (up, down)
 
 
 def test_failed_parity_is_loud_and_serve_refuses_it(tiny_run, tmp_path, monkeypatch):

@@ -33,7 +33,9 @@ def serve(
     api_key_env: Annotated[
         str, Opt(help="Environment variable holding the API key; when set, requests need it")
     ] = "TUNEWISE_API_KEY",
-    threads: Annotated[int | None, Opt(help="CPU threads for the models [all cores]")] = None,
+    threads: Annotated[
+        int, Opt(help="CPU threads per model forward pass (1 is fastest on a shared CPU)")
+    ] = 1,
     graceful_timeout: Annotated[
         int, Opt(help="Seconds to finish requests in flight after SIGTERM/Ctrl-C")
     ] = 30,
@@ -58,6 +60,7 @@ def serve(
             max_body_bytes=max_body_bytes,
             max_new_tokens=max_new_tokens,
             api_key=os.environ.get(api_key_env) or None,
+            threads=threads,
         )
     except ValidationError as e:
         raise UserError(
@@ -70,8 +73,7 @@ def serve(
 
     from tunewise.serve import create_app, load_served
 
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)  # generation runs in other threads; the batchers set theirs
     served = [
         load_served(
             spec,

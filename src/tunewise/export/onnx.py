@@ -89,21 +89,20 @@ def export_onnx(
     reference = pred.logits(probe)
     fp32 = tmp / ("model_fp32.onnx" if quantize else ONNX_FILE)
     _to_onnx(pred, fp32, opset)
-    if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        # per-channel scales: on minilm, label agreement with fp32 went from 86% to 98% on
-        # a weak head (per-tensor scales are too coarse for BERT's weight matrices)
-        with _quiet_root_logger():
-            quantize_dynamic(
-                str(fp32), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8, per_channel=True
-            )
-        fp32.unlink()
     precision = quantize or "fp32"
     limits = dict(LIMITS[precision])
     if atol is not None and precision == "fp32":
         limits["max_logit_diff"] = atol
-    parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, limits)
+    tried = []
+    for recipe, exclude in _recipes(fp32) if quantize else [(None, [])]:
+        if recipe is not None:
+            _quantize(fp32, tmp / ONNX_FILE, exclude)
+        parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, limits)
+        tried.append({"recipe": recipe, "label_agreement": parity["label_agreement"]})
+        if parity["ok"]:
+            break
+    if quantize:
+        fp32.unlink()
     parity["probe"] = probe_from
     info = {
         "format": "onnx",
@@ -111,7 +110,14 @@ def export_onnx(
         "source": str(Path(source).resolve()),
         "opset": opset,
         "quantization": (
-            "onnxruntime dynamic int8 (QInt8 weights, per channel)" if quantize else None
+            {
+                "method": "onnxruntime dynamic int8, QInt8 weights per channel",
+                "recipe": recipe,
+                "kept_fp32_nodes": len(exclude),
+                "tried": tried,
+            }
+            if quantize
+            else None
         ),
         "file": ONNX_FILE,
         "size_bytes": (tmp / ONNX_FILE).stat().st_size,
@@ -126,6 +132,42 @@ def export_onnx(
     if not parity["ok"]:
         raise ParityError(f"{out}: PARITY FAILED: {parity['message']}")
     return info
+
+
+def _recipes(fp32: Path) -> list[tuple[str, list[str]]]:
+    """int8 recipes, most quantized first; the export keeps the first that passes parity.
+
+    On a lightly fine-tuned minilm (SST-2 dev, 872 sentences) every MatMul in int8 kept 97.6%
+    of fp32's labels, the feed-forward down-projections in fp32 98.6%, and the whole
+    feed-forward block in fp32 (attention projections and embeddings int8) 99.2%: the
+    feed-forward activations have the outliers that per-tensor activation scales handle badly.
+    """
+    import onnx
+
+    names = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
+    names = [n for n in names if n.endswith("MatMul")]
+    down = [n for n in names if n.endswith("/output/dense/MatMul") and "/attention/" not in n]
+    up = [n for n in names if "/intermediate/dense/" in n]
+    return [
+        ("every MatMul int8", []),
+        ("feed-forward down-projections fp32", down),
+        ("feed-forward fp32 (attention and embeddings int8)", down + up),
+    ]
+
+
+def _quantize(src: Path, dst: Path, exclude: list[str]) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # per-channel weight scales: on minilm, label agreement with fp32 went from 86% to 98% on
+    # a weak head (per-tensor scales are too coarse for BERT's weight matrices)
+    with _quiet_root_logger():
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=exclude,
+        )
 
 
 @contextlib.contextmanager

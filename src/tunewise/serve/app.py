@@ -97,6 +97,18 @@ class State:
             )
 
 
+def _threads(n: int | None):
+    if n is None:
+        return None
+
+    def init():  # torch's thread count is per thread: set it in the model's own thread
+        import torch
+
+        torch.set_num_threads(n)
+
+    return init
+
+
 def create_app(models: list[Served], settings: ServeSettings | None = None) -> FastAPI:
     """A FastAPI app answering for ``models`` (names must be unique)."""
     settings = settings or ServeSettings()
@@ -122,6 +134,7 @@ def create_app(models: list[Served], settings: ServeSettings | None = None) -> F
                     settings.max_queue,
                     on_batch=metrics.batch_size.labels(m.name).observe,
                     on_depth=depth,
+                    init=_threads(settings.threads),
                 )
                 b.start()
                 state.batchers[m.name] = b

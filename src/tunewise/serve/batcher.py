@@ -38,6 +38,7 @@ class MicroBatcher:
         max_queue: int,
         on_batch: Callable[[int], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
+        init: Callable[[], None] | None = None,
     ):
         self.fn = fn
         self.max_batch = max_batch
@@ -50,7 +51,7 @@ class MicroBatcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         # one thread: the model runs one batch at a time, off the event loop
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tunewise-model")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tunewise-model", initializer=init)
 
     def start(self) -> None:
         self._wake = asyncio.Event()
