@@ -43,6 +43,13 @@ end
 """
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used: the server's cost of the
+    requests, which the machine's other load does not change the way wall time changes."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -166,9 +173,12 @@ def http_rounds(variants: dict, args, script: Path, bodies: Path, texts: list[st
             res[name] = {"cmd": " ".join(variants[name][0]), "points": []}
         for c in args.concurrency:
             for name, (_, port) in procs.items():
-                before = load()
+                before, cpu0 = load(), cpu_seconds(procs[name][0].pid)
                 p = wrk(port, c, args.seconds, script, bodies)
+                cpu = cpu_seconds(procs[name][0].pid) - cpu0
                 p["load_before"], p["load_after"] = before, load()
+                p["server_cpu_s"] = round(cpu, 2)
+                p["cpu_ms_per_req"] = round(1000 * cpu / max(p["requests"], 1), 1)
                 res[name]["points"].append(p)
                 print(name, p, flush=True)
         for name, (_, port) in procs.items():
@@ -264,14 +274,14 @@ def markdown(r: dict, args) -> str:
         "",
         f"Over HTTP (wrk, one sentence per request, {args.seconds} s per point):",
         "",
-        "| server | concurrency | req/s | p50 ms | p99 ms | errors | load avg before/after |",
-        "|---|---|---|---|---|---|---|",
+        "| server | concurrency | req/s | p50 ms | p99 ms | errors | server CPU ms/request | load avg before/after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, v in http.items():
         for p in v["points"]:
             lines.append(
                 f"| {name} | {p['concurrency']} | {p['req_per_s']} | {p['p50_ms']} | "
-                f"{p['p99_ms']} | {p['non_2xx'] + p['socket_errors']} | "
+                f"{p['p99_ms']} | {p['non_2xx'] + p['socket_errors']} | {p['cpu_ms_per_req']} | "
                 f"{p['load_before']} / {p['load_after']} |"
             )
     names = list(http)
@@ -282,6 +292,18 @@ def markdown(r: dict, args) -> str:
             f"c={p['concurrency']}: {p['req_per_s'] / base[names[0]][p['concurrency']]:.2f}x / "
             f"{p['req_per_s'] / base[names[1]][p['concurrency']]:.2f}x"
             for p in http[name]["points"]
+        )
+        lines.append(f"- {name}: {ratios}")
+    cpu = {n: {p["concurrency"]: p["cpu_ms_per_req"] for p in http[n]["points"]} for n in names}
+    lines += [
+        "",
+        "Requests per server CPU-second relative to the naive server (default / 1 thread):",
+        "",
+    ]
+    for name in names[2:]:
+        ratios = ", ".join(
+            f"c={c}: {cpu[names[0]][c] / ms:.2f}x / {cpu[names[1]][c] / ms:.2f}x"
+            for c, ms in cpu[name].items()
         )
         lines.append(f"- {name}: {ratios}")
     eq = {k: v["labels_equal_in_process_first_256"] for k, v in http.items()}
