@@ -58,9 +58,13 @@ class Predictor:
 
     def logits(self, examples) -> np.ndarray:
         """fp32 logits, one row per example, in input order."""
+        data = self.task.encode(examples, self.tokenizer, self.max_length, with_labels=False)
+        return self.logits_encoded(data)
+
+    def logits_encoded(self, data) -> np.ndarray:
+        """fp32 logits of already tokenized examples (``task.encode``), in length-sorted batches."""
         from tunewise.training.batching import eval_batches
 
-        data = self.task.encode(examples, self.tokenizer, self.max_length, with_labels=False)
         out = np.zeros((len(data), len(self.labels)), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():

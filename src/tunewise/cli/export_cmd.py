@@ -17,8 +17,11 @@ def export(
         bool, Opt(help="Fold the adapter into the weights: a plain transformers model")
     ] = False,
     format: Annotated[
-        str, Opt("--format", help="Export format: hf (transformers directory)")
+        str, Opt("--format", help="Export format: hf (transformers directory) or onnx")
     ] = "hf",
+    quantize: Annotated[
+        str | None, Opt(help="onnx only: int8 (ONNX Runtime dynamic quantization of weights)")
+    ] = None,
     probe: Annotated[
         Path | None, Opt(help="File to check parity on [the run's test, dev or train file]")
     ] = None,
@@ -34,6 +37,11 @@ def export(
 
     if format not in FORMATS:
         raise UserError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    extra = {}
+    if quantize is not None:
+        if format != "onnx":
+            raise UserError("--quantize: only with --format onnx")
+        extra["quantize"] = quantize
     record = FORMATS[format](
         run,
         out,
@@ -43,9 +51,13 @@ def export(
         atol=atol,
         overwrite=overwrite,
         echo=lambda line: print(line, file=sys.stderr),
+        **extra,
     )
     p = record["parity"]
-    print(f"exported {run} -> {out} ({'merged' if merge else 'unmerged'}, format {format})")
+    how = f"onnx {record['precision']}" if format == "onnx" else ("merged" if merge else "unmerged")
+    print(f"exported {run} -> {out} ({how}, format {format})")
     print(f"parity: {p['message']} on {p['rows']} probe rows")
+    if format == "onnx":
+        print(f"serve it: tunewise serve {out}")
     if record["plain_transformers"]:
         print(f'use it: transformers.pipeline("text-classification", model="{out}")')

@@ -17,6 +17,7 @@ from tunewise.cli import (
     predict_cmd,
     report_cmd,
     runs_cmd,
+    serve_cmd,
     train_cmd,
     tune_cmd,
 )
@@ -40,6 +41,7 @@ app.command("export")(export_cmd.export)
 app.command("tune")(tune_cmd.tune)
 app.command("generate")(generate_cmd.generate)
 app.command("chat")(generate_cmd.chat)
+app.command("serve")(serve_cmd.serve)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
 

@@ -1,0 +1,123 @@
+"""`tunewise serve`: answer HTTP requests with one or more trained or exported models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Opt = typer.Option
+
+
+def serve(
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            help="Run directories or exports to serve, each PATH or NAME=PATH (named after its folder)"
+        ),
+    ],
+    host: Annotated[
+        str, Opt(help="Address to listen on (0.0.0.0 for every interface)")
+    ] = "127.0.0.1",
+    port: Annotated[int, Opt(help="Port")] = 8000,
+    backend: Annotated[str, Opt(help="auto (ONNX for an ONNX export), torch or onnx")] = "auto",
+    max_batch: Annotated[int, Opt(help="Most texts per forward pass")] = 32,
+    max_wait_ms: Annotated[float, Opt(help="Longest wait for a batch to fill (ms)")] = 5.0,
+    max_queue: Annotated[int, Opt(help="Most texts waiting per model; more get 503")] = 1024,
+    max_texts: Annotated[int, Opt(help="Most texts per request (413 beyond)")] = 256,
+    max_chars: Annotated[int, Opt(help="Most characters per text (413 beyond)")] = 10_000,
+    max_body_bytes: Annotated[int, Opt(help="Largest request body (413 beyond)")] = 1_000_000,
+    max_new_tokens: Annotated[int, Opt(help="Most tokens one generation may ask for")] = 512,
+    api_key_env: Annotated[
+        str, Opt(help="Environment variable holding the API key; when set, requests need it")
+    ] = "TUNEWISE_API_KEY",
+    threads: Annotated[
+        int, Opt(help="CPU threads per model forward pass (1 is fastest on a shared CPU)")
+    ] = 1,
+    graceful_timeout: Annotated[
+        int, Opt(help="Seconds to finish requests in flight after SIGTERM/Ctrl-C")
+    ] = 30,
+    allow_failed_parity: Annotated[
+        bool, Opt(help="Serve an export whose parity check failed")
+    ] = False,
+) -> None:
+    """Serve models over HTTP: /v1/classify, /v1/entities, /v1/generate, /v1/chat/completions,
+    /v1/models, /healthz, /readyz, /metrics (OpenAPI at /docs)."""
+    from pydantic import ValidationError
+
+    from tunewise.errors import UserError
+    from tunewise.serve.settings import ServeSettings
+
+    try:
+        settings = ServeSettings(
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_queue=max_queue,
+            max_texts=max_texts,
+            max_chars=max_chars,
+            max_body_bytes=max_body_bytes,
+            max_new_tokens=max_new_tokens,
+            api_key=os.environ.get(api_key_env) or None,
+            threads=threads,
+        )
+    except ValidationError as e:
+        raise UserError(
+            "; ".join(
+                f"--{'-'.join(map(str, x['loc'])) or 'settings'}: {x['msg']}" for x in e.errors()
+            )
+        ) from None
+    import torch
+    import uvicorn
+
+    from tunewise.serve import create_app, load_served
+
+    torch.set_num_threads(threads)  # generation runs in other threads; the batchers set theirs
+    served = [
+        load_served(
+            spec,
+            backend=backend,
+            batch_size=max_batch,
+            threads=threads,
+            allow_failed_parity=allow_failed_parity,
+        )
+        for spec in models
+    ]
+    app = create_app(served, settings)
+    for m in served:
+        print(f"serving {m.name!r}: {m.kind}, {m.backend}, from {Path(m.path)}", flush=True)
+    if settings.api_key:
+        print(f"API key required (from ${api_key_env})", flush=True)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=graceful_timeout,
+    )
+    _server_class()(config).run()
+    print("stopped; requests in flight were answered", flush=True)
+
+
+def _server_class():
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so the process
+            # dies by the signal; a finished graceful stop exits 0 here instead
+            sigs = (signal.SIGINT, signal.SIGTERM)
+            old = {s: signal.signal(s, self.handle_exit) for s in sigs}
+            try:
+                yield
+            finally:
+                for s, h in old.items():
+                    signal.signal(s, h)
+
+    return Server

@@ -1,0 +1,320 @@
+"""Export a fine-tuned classifier to ONNX (optionally int8), checked against torch.
+
+``export_onnx(run, out)`` writes ``out/`` with ``model.onnx``, the tokenizer, ``config.json``,
+``tunewise.json`` and ``export.json`` (format, precision, size, parity). Parity runs the torch
+model and the ONNX Runtime session on a probe set and records label agreement and the largest
+logit difference; an export that fails parity is still written (to inspect) but marked
+``"ok": false``, raises :class:`ParityError`, and `tunewise serve` refuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunewise.errors import UserError
+from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE, OnnxPredictor
+from tunewise.predictor import META_FILE, Predictor
+from tunewise.rundir import replace_dir, write_json
+
+# fp32 must match torch to float noise; int8 may move logits but not (many) labels
+LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": {"agreement": 0.99}}
+
+
+class ParityError(UserError):
+    """The exported model disagrees with the torch model beyond the limits (the CLI prints
+    one ``error: ... PARITY FAILED ...`` line and exits 2)."""
+
+
+class _LogitsOnly(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        kw = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **kw).logits
+
+
+def export_onnx(
+    source: str | Path,
+    out: str | Path,
+    quantize: str | None = None,
+    probe: list | str | Path | None = None,
+    opset: int = 17,
+    overwrite: bool = False,
+    probe_rows: int = 256,
+    atol: float | None = None,
+) -> dict:
+    """Export ``source`` (a finished run or its model dir) to ``out``; returns export.json.
+
+    Args:
+        quantize: None (fp32) or "int8" (dynamic quantization of weights, ONNX Runtime).
+        probe: examples (or a data file) for the parity check [the run's test/dev/train
+            file, else generated sentences]; at most ``probe_rows`` are used.
+        atol: largest logit difference accepted for fp32 [1e-3]; int8 is judged on labels.
+
+    Raises:
+        UserError: bad source, quantize value, or an existing ``out`` without ``overwrite``.
+        ParityError: the export disagrees with torch beyond ``LIMITS`` (files are written).
+    """
+    if quantize not in (None, "int8"):
+        raise UserError(f"--quantize {quantize!r}: the choices are int8 (or leave it out)")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"{out}: already exists; choose another --out or pass --overwrite")
+    pred = Predictor(source)
+    model_dir = Path(source) / "model" if pred.run is not None else Path(source)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    t0 = time.time()
+    pred.tokenizer.save_pretrained(tmp)
+    for f in (META_FILE, "config.json"):
+        shutil.copy(model_dir / f, tmp / f)
+    if isinstance(probe, list):
+        probe, probe_from = probe[:probe_rows], f"{min(len(probe), probe_rows)} given examples"
+    else:
+        probe, probe_from = probe_examples(pred, source, probe_rows, probe)
+    if not probe:
+        raise UserError("parity check: the probe set is empty")
+    # reference logits first: tracing leaves the in-process torch model changed
+    reference = pred.logits(probe)
+    fp32 = tmp / ("model_fp32.onnx" if quantize else ONNX_FILE)
+    _to_onnx(pred, fp32, opset)
+    precision = quantize or "fp32"
+    limits = dict(LIMITS[precision])
+    if atol is not None and precision == "fp32":
+        limits["max_logit_diff"] = atol
+    tried = []
+    for recipe, exclude in _recipes(fp32) if quantize else [(None, [])]:
+        if recipe is not None:
+            _quantize(fp32, tmp / ONNX_FILE, exclude)
+        parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, limits)
+        tried.append({"recipe": recipe, "label_agreement": parity["label_agreement"]})
+        if parity["ok"]:
+            break
+    if quantize:
+        fp32.unlink()
+    parity["probe"] = probe_from
+    info = {
+        "format": "onnx",
+        "precision": precision,
+        "source": str(Path(source).resolve()),
+        "opset": opset,
+        "quantization": (
+            {
+                "method": "onnxruntime dynamic int8, QInt8 weights per channel",
+                "recipe": recipe,
+                "kept_fp32_nodes": len(exclude),
+                "tried": tried,
+            }
+            if quantize
+            else None
+        ),
+        "file": ONNX_FILE,
+        "size_bytes": (tmp / ONNX_FILE).stat().st_size,
+        "dir_size_bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
+        "seconds": round(time.time() - t0, 1),
+        "parity": parity,
+        "versions": _versions(),
+    }
+    write_json(tmp / EXPORT_FILE, info)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, out)
+    if not parity["ok"]:
+        raise ParityError(f"{out}: PARITY FAILED: {parity['message']}")
+    return info
+
+
+def _recipes(fp32: Path) -> list[tuple[str, list[str]]]:
+    """int8 recipes, most quantized first; the export keeps the first that passes parity.
+
+    On a lightly fine-tuned minilm (SST-2 dev, 872 sentences) every MatMul in int8 kept 97.6%
+    of fp32's labels, the feed-forward down-projections in fp32 98.6%, and the whole
+    feed-forward block in fp32 (attention projections and embeddings int8) 99.2%: the
+    feed-forward activations have the outliers that per-tensor activation scales handle badly.
+    """
+    import onnx
+
+    names = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
+    names = [n for n in names if n.endswith("MatMul")]
+    down = [n for n in names if n.endswith("/output/dense/MatMul") and "/attention/" not in n]
+    up = [n for n in names if "/intermediate/dense/" in n]
+    return [
+        ("every MatMul int8", []),
+        ("feed-forward down-projections fp32", down),
+        ("feed-forward fp32 (attention and embeddings int8)", down + up),
+    ]
+
+
+def _quantize(src: Path, dst: Path, exclude: list[str]) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # per-channel weight scales: on minilm, label agreement with fp32 went from 86% to 98% on
+    # a weak head (per-tensor scales are too coarse for BERT's weight matrices)
+    with _quiet_root_logger():
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=exclude,
+        )
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    # onnxruntime.quantization logs a pre-processing suggestion on the root logger
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
+    import warnings
+
+    enc = pred.tokenizer(["a probe sentence", "and a second, longer probe sentence"], padding=True)
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in enc:
+        names.append("token_type_ids")
+    args = tuple(torch.tensor(enc[n]) for n in names)
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+    base = pred.model
+    if hasattr(base, "merge_and_unload"):  # a PEFT adapter: fold it into the weights first
+        base = base.merge_and_unload()
+    model = _LogitsOnly(base.float().eval())
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
+        torch.onnx.export(
+            model,
+            args,
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+
+
+def probe_examples(pred: Predictor, source, n: int = 256, file=None) -> tuple[list, str]:
+    """Up to ``n`` texts for parity: ``file``, else the run's test/dev/train file, else
+    generated sentences."""
+    from tunewise.config import load_yaml
+    from tunewise.data import Example, read_examples
+
+    cfg = Path(source) / "config.yaml"
+    data = load_yaml(cfg).get("data", {}) if cfg.is_file() else {}
+    if file is not None and not Path(file).is_file():
+        raise UserError(f"{file}: probe file not found")
+    for f in [file] if file is not None else [data.get(k) for k in ("test", "dev", "train")]:
+        if f and Path(f).is_file():
+            try:
+                exs = read_examples(
+                    f,
+                    text_column=data.get("text_column", "text"),
+                    text_pair_column=data.get("text_pair_column"),
+                    require_label=False,
+                    label_column=data.get("label_column", "label"),
+                    multi_label=pred.task.multi_label,
+                    label_sep=data.get("label_sep", "|"),
+                )
+            except UserError:
+                if file is not None:
+                    raise
+                continue
+            return exs[:n], f"{f} (first {min(n, len(exs))} rows)"
+    rng = np.random.default_rng(0)
+    words = [w for w in pred.tokenizer.get_vocab() if w.isalpha() and len(w) > 2] or ["text"]
+    exs = [
+        Example(" ".join(rng.choice(words, size=rng.integers(3, 30))), None, None) for _ in range(n)
+    ]
+    return exs, f"{n} sentences of random vocabulary words (seed 0)"
+
+
+def check_parity(
+    pred: Predictor, reference: np.ndarray, exported: Predictor, probe: list, lim: dict
+) -> dict:
+    """Label agreement and logit differences of ``exported`` against torch's ``reference``
+    logits on ``probe``."""
+    a, b = reference, exported.logits(probe)
+    ya = pred.task.predict(a, pred.threshold)
+    yb = pred.task.predict(b, pred.threshold)
+    same = (ya == yb) if ya.ndim == 1 else (ya == yb).all(axis=1)
+    diff = np.abs(a - b)
+    res = {
+        "n": len(probe),
+        "rows": len(probe),
+        "label_agreement": round(float(same.mean()), 6),
+        "max_logit_diff": float(diff.max()),
+        "mean_logit_diff": float(diff.mean()),
+        "limits": lim,
+    }
+    bad = []
+    if res["label_agreement"] < lim["agreement"]:
+        bad.append(f"label agreement {res['label_agreement']:.4f} < {lim['agreement']}")
+    if "max_logit_diff" in lim and res["max_logit_diff"] > lim["max_logit_diff"]:
+        bad.append(
+            f"largest logit difference {res['max_logit_diff']:.2e} > {lim['max_logit_diff']}"
+        )
+    res["ok"] = not bad
+    res["message"] = "; ".join(bad) or (
+        f"{res['label_agreement']:.2%} labels agree on {res['n']} probe texts, "
+        f"largest logit difference {res['max_logit_diff']:.2e}"
+    )
+    return res
+
+
+def _versions() -> dict:
+    import onnx
+    import onnxruntime
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def export_onnx_format(
+    run,
+    out,
+    *,
+    merge: bool = True,
+    probe=None,
+    probe_rows: int = 256,
+    atol: float | None = None,
+    overwrite: bool = False,
+    echo=print,
+    quantize: str | None = None,
+) -> dict:
+    """`tunewise export --format onnx`: the export record, parity included (adapters are
+    always folded into the weights, so ``merge`` changes nothing)."""
+    info = export_onnx(
+        run,
+        out,
+        quantize=quantize,
+        probe=probe,
+        probe_rows=probe_rows,
+        atol=atol,
+        overwrite=overwrite,
+    )
+    echo(
+        f"onnx {info['precision']}: {info['file']} {info['size_bytes'] / 1e6:.1f} MB, "
+        f"parity on {info['parity']['probe']}"
+    )
+    return info | {"plain_transformers": False}

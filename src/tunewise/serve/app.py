@@ -1,0 +1,225 @@
+"""The HTTP app: one FastAPI app serving several models by name, micro-batched.
+
+``create_app(models, settings)`` is all a caller needs; `tunewise serve` runs it on uvicorn.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.security import HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, Response
+
+from tunewise import __version__
+from tunewise.serve.batcher import Gate, MicroBatcher
+from tunewise.serve.http import ApiError, GuardMiddleware, install_error_handlers
+from tunewise.serve.metrics import ServerMetrics
+from tunewise.serve.registry import Served
+from tunewise.serve.schemas import (
+    ClassifyRequest,
+    ClassifyResponse,
+    EntitiesRequest,
+    EntitiesResponse,
+    ErrorBody,
+    ModelInfo,
+    ModelList,
+)
+from tunewise.serve.settings import ServeSettings
+
+ERRORS = {
+    c: {"model": ErrorBody, "description": d}
+    for c, d in {
+        400: "Body is not valid JSON or not UTF-8",
+        401: "Missing or wrong API key",
+        404: "No such model",
+        413: "Body, number of texts or a text over the limits",
+        422: "A field has the wrong type or value",
+        503: "Queue full; retry after the Retry-After header's seconds",
+    }.items()
+}
+
+
+class State:
+    """What the endpoints share: models by name, their batchers/gates, readiness."""
+
+    def __init__(self, models: list[Served], settings: ServeSettings, metrics: ServerMetrics):
+        self.models = {m.name: m for m in models}
+        self.settings, self.metrics = settings, metrics
+        self.batchers: dict[str, MicroBatcher] = {}
+        self.gates: dict[str, Gate] = {}
+        self.ready = False
+
+    def pick(self, kind: str, name: str | None, endpoint: str) -> Served:
+        served = ", ".join(f"{m.name} ({m.kind})" for m in self.models.values())
+        if name is not None:
+            m = self.models.get(name)
+            if m is None:
+                raise ApiError(404, f"model {name!r} not found; served: {served}", "not_found")
+            if m.kind != kind:
+                raise ApiError(
+                    422, f"model {name!r} is a {m.kind} model; {endpoint} needs a {kind} model"
+                )
+            return m
+        fit = [m for m in self.models.values() if m.kind == kind]
+        if len(fit) == 1:
+            return fit[0]
+        if not fit:
+            raise ApiError(404, f"no {kind} model is served here (served: {served})", "not_found")
+        raise ApiError(
+            422,
+            f"several {kind} models are served ({', '.join(m.name for m in fit)}); "
+            "name one in the 'model' field",
+        )
+
+    def check_texts(self, texts: list[str], field: str) -> None:
+        s = self.settings
+        if len(texts) > s.max_texts:
+            raise ApiError(
+                413,
+                f"{field}: {len(texts)} texts; the limit is {s.max_texts} per request "
+                "(--max-texts); split the request",
+                "too_many_texts",
+            )
+        long = [(i, len(t)) for i, t in enumerate(texts) if len(t) > s.max_chars]
+        if long:
+            fields = [
+                {"field": f"{field}[{i}]", "problem": f"{n} characters; the limit is {s.max_chars}"}
+                for i, n in long[:10]
+            ]
+            raise ApiError(
+                413,
+                f"{field}[{long[0][0]}]: {long[0][1]} characters; the limit is {s.max_chars} "
+                f"per text (--max-chars); {len(long)} text(s) too long",
+                "text_too_long",
+                fields,
+            )
+
+
+def _threads(n: int | None):
+    if n is None:
+        return None
+
+    def init():  # torch's thread count is per thread: set it in the model's own thread
+        import torch
+
+        torch.set_num_threads(n)
+
+    return init
+
+
+def create_app(models: list[Served], settings: ServeSettings | None = None) -> FastAPI:
+    """A FastAPI app answering for ``models`` (names must be unique)."""
+    settings = settings or ServeSettings()
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        from tunewise.errors import UserError
+
+        raise UserError(f"two served models share a name ({names}); name them with NAME=PATH")
+    metrics = ServerMetrics()
+    state = State(models, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        for m in models:
+            depth = metrics.queue_depth.labels(m.name).set
+            if m.kind == "generation":
+                state.gates[m.name] = Gate(settings.max_queue, on_depth=depth)
+            else:
+                b = MicroBatcher(
+                    m.run_batch,
+                    settings.max_batch,
+                    settings.max_wait_ms,
+                    settings.max_queue,
+                    on_batch=metrics.batch_size.labels(m.name).observe,
+                    on_depth=depth,
+                    init=_threads(settings.threads),
+                )
+                b.start()
+                state.batchers[m.name] = b
+        state.ready = True
+        yield
+        state.ready = False  # uvicorn has finished the requests in flight by now
+        for b in state.batchers.values():
+            await b.stop()
+
+    app = FastAPI(
+        title="tunewise",
+        version=__version__,
+        description="Fine-tuned models served by tunewise: classification, entities, generation.",
+        lifespan=lifespan,
+    )
+    app.state.tunewise = state
+    app.add_middleware(GuardMiddleware, settings=settings, metrics=metrics)
+    install_error_handlers(app, settings)
+    auth = [Depends(HTTPBearer(auto_error=False))] if settings.api_key else []
+
+    @app.post(
+        "/v1/classify",
+        response_model=ClassifyResponse,
+        response_model_exclude_none=True,
+        responses=ERRORS,
+        dependencies=auth,
+    )
+    async def classify(req: ClassifyRequest):
+        """Labels with probabilities for a batch of texts (or sentence pairs)."""
+        m = state.pick("classification", req.model, "/v1/classify")
+        state.check_texts(req.texts, "texts")
+        pairs = req.text_pairs
+        if pairs is not None:
+            if len(pairs) != len(req.texts):
+                raise ApiError(422, f"text_pairs: {len(pairs)} pairs for {len(req.texts)} texts")
+            state.check_texts(pairs, "text_pairs")
+        items = [(t, pairs[i] if pairs is not None else None) for i, t in enumerate(req.texts)]
+        results = await state.batchers[m.name].submit(items)
+        metrics.items.labels(m.name).inc(len(items))
+        if req.top_k:
+            for r in results:
+                top = sorted(r["scores"].items(), key=lambda kv: -kv[1])[: req.top_k]
+                r["top_k"] = [{"label": k, "score": v} for k, v in top]
+        return {"model": m.name, "results": results}
+
+    @app.post("/v1/entities", response_model=EntitiesResponse, responses=ERRORS, dependencies=auth)
+    async def entities(req: EntitiesRequest):
+        """Entities (type, text, character offsets, score) found in each text."""
+        m = state.pick("tokens", req.model, "/v1/entities")
+        state.check_texts(req.texts, "texts")
+        results = await state.batchers[m.name].submit(list(req.texts))
+        metrics.items.labels(m.name).inc(len(req.texts))
+        return {"model": m.name, "results": results}
+
+    from tunewise.serve.generation import add_generation_routes
+
+    add_generation_routes(app, state, auth, ERRORS)
+
+    @app.get("/v1/models", response_model=ModelList, responses=ERRORS, dependencies=auth)
+    async def list_models():
+        """The models this server answers for, by name."""
+        return {
+            "data": [
+                ModelInfo(id=m.name, kind=m.kind, backend=m.backend, path=m.path, labels=m.labels)
+                for m in models
+            ]
+        }
+
+    @app.get("/healthz")
+    async def healthz():
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {"model": ErrorBody}})
+    async def readyz():
+        """Readiness: models loaded and batchers running (503 while starting or stopping)."""
+        if not state.ready:
+            return JSONResponse(
+                {"error": {"code": 503, "type": "not_ready", "message": "not ready"}}, 503
+            )
+        return {"status": "ready", "models": list(state.models)}
+
+    @app.get("/metrics", response_class=Response)
+    async def prometheus_metrics():
+        """Prometheus metrics: requests, latency, errors, batch sizes, queue depth."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

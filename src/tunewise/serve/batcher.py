@@ -1,0 +1,156 @@
+"""Dynamic micro-batching: requests that arrive together run as one forward pass.
+
+Each model has one batcher. A request puts its items (texts) in a bounded queue and awaits
+its results; one worker takes waiting requests until ``max_batch`` items are gathered or the
+first has waited ``max_wait_ms``, runs the model once on all of them in a worker thread (the
+model function sorts by length so padding stays small) and hands each request its share.
+A full queue refuses new work at once (the caller answers 503 + Retry-After): memory stays
+bounded however many clients connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+
+class QueueFull(Exception):
+    """The model's queue cannot take this request now; retry later."""
+
+
+@dataclass
+class _Job:
+    items: list
+    future: asyncio.Future
+
+
+class MicroBatcher:
+    """Merge concurrent requests into batches for ``fn(items) -> results`` (same length)."""
+
+    def __init__(
+        self,
+        fn: Callable[[list], list],
+        max_batch: int,
+        max_wait_ms: float,
+        max_queue: int,
+        on_batch: Callable[[int], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
+        init: Callable[[], None] | None = None,
+    ):
+        self.fn = fn
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.max_queue = max_queue
+        self.on_batch = on_batch or (lambda n: None)
+        self.on_depth = on_depth or (lambda n: None)
+        self._jobs: collections.deque[_Job] = collections.deque()
+        self.depth = 0  # items waiting (not yet running)
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        # one thread: the model runs one batch at a time, off the event loop
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tunewise-model", initializer=init)
+
+    def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for job in self._jobs:
+            if not job.future.done():
+                job.future.set_exception(QueueFull("server is shutting down"))
+        self._pool.shutdown(wait=True)
+
+    async def submit(self, items: list) -> list:
+        """Results for ``items`` in order; raises QueueFull when the queue is full."""
+        if not items:
+            return []
+        if self.depth + len(items) > self.max_queue:
+            raise QueueFull(f"{self.depth} texts already waiting (limit {self.max_queue})")
+        job = _Job(list(items), asyncio.get_running_loop().create_future())
+        self._jobs.append(job)
+        self.depth += len(items)
+        self.on_depth(self.depth)
+        self._wake.set()
+        return await job.future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._jobs:
+                continue
+            deadline = loop.time() + self.max_wait
+            while self.depth < self.max_batch and (left := deadline - loop.time()) > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), left)
+                except TimeoutError:
+                    break
+                self._wake.clear()
+            jobs, n = [], 0
+            while self._jobs and (not jobs or n + len(self._jobs[0].items) <= self.max_batch):
+                job = self._jobs.popleft()
+                jobs.append(job)
+                n += len(job.items)
+            self.depth -= n
+            self.on_depth(self.depth)
+            if self._jobs:
+                self._wake.set()  # more is waiting: go round again at once
+            items = [x for job in jobs for x in job.items]
+            self.on_batch(len(items))
+            try:
+                results = await loop.run_in_executor(self._pool, self.fn, items)
+            except Exception as e:  # the requests in this batch fail; the server goes on
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(e)
+                continue
+            if len(results) != len(items):
+                err = RuntimeError(f"model returned {len(results)} results for {len(items)}")
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(err)
+                continue
+            at = 0
+            for job in jobs:
+                k = len(job.items)
+                if not job.future.done():  # a client that went away leaves a cancelled future
+                    job.future.set_result(results[at : at + k])
+                at += k
+
+
+class Gate:
+    """One generation at a time per model, with a bounded number of requests waiting.
+
+    ``acquire`` before generating and ``release`` when the (possibly streamed) answer is done.
+    """
+
+    def __init__(self, max_waiting: int, on_depth: Callable[[int], None] | None = None):
+        self.max_waiting = max_waiting
+        self.on_depth = on_depth or (lambda n: None)
+        self.waiting = 0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.waiting >= self.max_waiting:
+            raise QueueFull(f"{self.waiting} requests already waiting (limit {self.max_waiting})")
+        self.waiting += 1
+        self.on_depth(self.waiting)
+        try:
+            await self._lock.acquire()
+        finally:
+            self.waiting -= 1
+            self.on_depth(self.waiting)
+
+    def release(self) -> None:
+        if self._lock.locked():
+            self._lock.release()

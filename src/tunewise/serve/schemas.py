@@ -1,0 +1,122 @@
+"""Request and response bodies (they are also the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassifyRequest(_Body):
+    texts: list[str] = Field(min_length=1, description="Texts to classify (at least one).")
+    text_pairs: list[str] | None = Field(
+        None, description="Second texts of sentence pairs, one per text (pair models)."
+    )
+    top_k: int | None = Field(None, ge=1, description="Also return the k most probable labels.")
+    model: str | None = Field(None, description="Model name; may be left out with one model.")
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class Classification(BaseModel):
+    label: str | None = Field(None, description="Predicted label (single-label models).")
+    labels: list[str] | None = Field(None, description="Labels over the threshold (multi-label).")
+    score: float | None = Field(None, description="Probability of the predicted label.")
+    scores: dict[str, float] = Field(description="Probability of every label.")
+    top_k: list[LabelScore] | None = None
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    results: list[Classification]
+
+
+class EntitiesRequest(_Body):
+    texts: list[str] = Field(min_length=1, description="Texts to tag (at least one).")
+    model: str | None = None
+
+
+class Entity(BaseModel):
+    type: str
+    text: str
+    start: int = Field(description="Character offset where the entity starts.")
+    end: int = Field(description="Character offset just past its end.")
+    score: float
+
+
+class EntityResult(BaseModel):
+    entities: list[Entity]
+
+
+class EntitiesResponse(BaseModel):
+    model: str
+    results: list[EntityResult]
+
+
+class _Sampling(_Body):
+    max_new_tokens: int = Field(64, ge=1, description="Most tokens to generate.")
+    temperature: float = Field(0.0, ge=0, le=5, description="0 = greedy decoding.")
+    top_p: float = Field(1.0, gt=0, le=1)
+    stop: list[str] | str | None = Field(None, description="Stop before any of these strings.")
+    stream: bool = Field(False, description="Send server-sent events as text is generated.")
+    seed: int | None = None
+    model: str | None = None
+
+
+class GenerateRequest(_Sampling):
+    prompt: str = Field(min_length=1)
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    text: str
+    finish_reason: Literal["stop", "length"]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(_Sampling):
+    """OpenAI-compatible chat completion (``max_tokens`` is accepted for ``max_new_tokens``)."""
+
+    model_config = ConfigDict(extra="ignore")  # clients send fields we do not use (n=1, user...)
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+
+
+class ModelInfo(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    owned_by: str = "tunewise"
+    kind: Literal["classification", "tokens", "generation"]
+    backend: str
+    path: str
+    labels: list[str] | None = None
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelInfo]
+
+
+class ErrorDetail(BaseModel):
+    code: int
+    type: str
+    message: str
+    fields: list[dict] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,42 @@
+"""Server settings: limits, batching and auth, validated once."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ServeSettings(BaseModel):
+    """How `tunewise serve` batches, limits and protects requests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch: int = Field(32, ge=1)
+    """Most texts run in one forward pass (requests arriving together are merged)."""
+    max_wait_ms: float = Field(5.0, ge=0)
+    """How long the first waiting request waits for others to fill its batch."""
+    max_queue: int = Field(1024, ge=1)
+    """Most texts (generation: requests) waiting per model; more are refused with 503."""
+    max_texts: int = Field(256, ge=1)
+    """Most texts in one request (422 beyond)."""
+    max_chars: int = Field(10_000, ge=1)
+    """Most characters in one text or prompt (422 beyond)."""
+    max_body_bytes: int = Field(1_000_000, ge=1)
+    """Largest request body in bytes (413 beyond)."""
+    max_new_tokens: int = Field(512, ge=1)
+    """Most tokens one generation request may ask for (422 beyond)."""
+    api_key: str | None = None
+    """When set, every /v1 request needs `Authorization: Bearer <key>` (401 otherwise)."""
+    threads: int | None = Field(1, ge=1)
+    """CPU threads of each model's forward pass (torch); None = torch's default. One is
+    fastest on a shared CPU (measured here: 2 threads were 2-6x slower under load)."""
+    retry_after_s: int = Field(1, ge=1)
+    """Retry-After header sent with 503 when a queue is full."""
+
+    @model_validator(mode="after")
+    def _queue_holds_a_request(self):
+        if self.max_queue < self.max_texts:
+            raise ValueError(
+                f"max_queue ({self.max_queue}) must be at least max_texts ({self.max_texts}), "
+                "or a full-size request could never be queued"
+            )
+        return self
