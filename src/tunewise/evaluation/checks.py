@@ -79,9 +79,16 @@ def collapse(pred: np.ndarray, labels: list[str]) -> dict:
 
 
 @torch.inference_mode()
+def _on_device(batch: dict, model) -> dict:
+    """``batch`` on the device of ``model``'s parameters (a GPU run checks a CPU-built batch)."""
+    device = next(model.parameters()).device
+    return {k: v.to(device) for k, v in batch.items()}
+
+
 def eval_mode(model, batch: dict) -> dict:
     """Two forward passes on the same batch in eval mode give the same outputs (dropout off)."""
     model.eval()
+    batch = _on_device(batch, model)
     a = model(**batch).logits.float()
     b = model(**batch).logits.float()
     diff = float((a - b).abs().max())
@@ -117,8 +124,12 @@ def reload_parity(
         else:
             fresh = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
     model.eval()
-    a = expected.float() if expected is not None else model(**batch).logits.float()
-    b = fresh(**batch).logits.float()
+    a = (
+        expected.float().cpu()
+        if expected is not None
+        else model(**_on_device(batch, model)).logits.float().cpu()
+    )
+    b = fresh.cpu()(**_on_device(batch, fresh)).logits.float()
     diff = float((a - b).abs().max())
     ok = diff <= atol
     return {
