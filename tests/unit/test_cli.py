@@ -107,3 +107,11 @@ def test_help_is_fast_and_lazy():
     assert "torch" not in {
         line.split("|")[-1].strip().split(".")[0] for line in p.stderr.splitlines()
     }
+
+
+def test_unknown_option_is_a_usage_error_not_a_traceback(capsys):
+    # typer 0.29 raises its own vendored click exceptions; they must still end in exit code 2
+    code, out = _run(["train", "--no-such-flag", "1"], capsys)
+    assert code == 2
+    assert "No such option: --no-such-flag" in out.err
+    assert "Traceback" not in out.err

@@ -61,12 +61,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as e:  # click's usage errors
+    except Exception as e:  # usage errors (unknown option, bad value): click's or typer's own
         import click
 
-        if isinstance(e, click.exceptions.ClickException):
+        usage_errors = [click.exceptions.ClickException]
+        try:  # typer 0.29 vendors click as typer._click with its own exception classes
+            from typer._click.exceptions import ClickException as TyperClickException
+
+            usage_errors.append(TyperClickException)
+        except ImportError:
+            pass
+        if isinstance(e, tuple(usage_errors)):
             e.show()
             sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, click.exceptions.Abort) or type(e).__name__ == "Abort":
             sys.exit(130)
         raise

@@ -81,8 +81,8 @@ def collapse(pred: np.ndarray, labels: list[str]) -> dict:
 @torch.inference_mode()
 def _on_device(batch: dict, model) -> dict:
     """``batch`` on the device of ``model``'s parameters (a GPU run checks a CPU-built batch)."""
-    device = next(model.parameters()).device
-    return {k: v.to(device) for k, v in batch.items()}
+    param = next(model.parameters(), None)
+    return batch if param is None else {k: v.to(param.device) for k, v in batch.items()}
 
 
 def eval_mode(model, batch: dict) -> dict:
