@@ -227,6 +227,8 @@ class Config(_Section):
     @model_validator(mode="after")
     def _task_settings(self) -> Config:
         if self.task.type == "tokens":
+            if "batch_size" not in self.train.model_fields_set:
+                self.train.batch_size = 16  # more steps on the small tagged sets NER starts from
             if self.task.multi_label:
                 raise ValueError("task.multi_label is for classification, not task.type tokens")
             if self.task.class_weights != "none":

@@ -84,14 +84,14 @@ def test_predict_spans_match_text_and_transformers_loads_it(conll_run):
 
 
 def test_minilm_learns_wnut17(tmp_path):
-    # WNUT's entities are rare: with 500 sentences x 2 epochs (58 steps) minilm still tagged
-    # everything O; 1,000 x 2 at lr 1e-4 (126 steps) reached test F1 0.178 in bench_tokens
+    # WNUT's entities are rare: at lr 1e-4 (the sentence-task rate) minilm still tagged
+    # everything O after 126 steps; 3e-4 is the tokens default (TOKENS_LR_FACTOR)
     src = SHARED / "wnut17"
     data = {
         "train": sentences(src / "wnut17train.conll", tmp_path / "train.conll", 1000),
         "test": sentences(src / "emerging.test.annotated", tmp_path / "test.conll", 200),
     }
-    m = _train(tmp_path, data, epochs=2, lr=1e-4).metrics
+    m = _train(tmp_path, data, epochs=2, lr=3e-4).metrics  # the tokens default for minilm
     assert m["test"]["micro_f1"] > 0.1, m["test"]
     assert m["test"]["token_accuracy"] > m["test"]["micro_f1"]
 

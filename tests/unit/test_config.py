@@ -43,3 +43,12 @@ def test_bad_override_and_bad_yaml(tmp_path):
         load_yaml(bad)
     with pytest.raises(UserError, match="config file not found"):
         load_yaml(tmp_path / "nope.yaml")
+
+
+def test_token_runs_default_to_batch_16_unless_set():
+    assert build_config({"task": {"type": "tokens"}}).train.batch_size == 16
+    assert (
+        build_config({"task": {"type": "tokens"}, "train": {"batch_size": 32}}).train.batch_size
+        == 32
+    )
+    assert build_config({}).train.batch_size == 32

@@ -200,3 +200,20 @@ def test_peft_methods_run_unchanged_on_tokens(tiny_model_dir, tmp_path, method):
     ]
     assert pred.evaluate_file(files["test"])["micro_f1"] == pytest.approx(m["test"]["micro_f1"])
     assert len(exs) == 16
+
+
+def test_token_runs_default_to_a_higher_lr_for_full_fine_tuning(tiny_model_dir, tmp_path):
+    import yaml
+
+    from tunewise.models.registry import recommended_lr
+    from tunewise.pipeline import TOKENS_LR_FACTOR
+
+    train = _conll(tmp_path / "train.conll", 40, 7)
+    args = ["train", "--task", "tokens", "--model", str(tiny_model_dir), "--train", str(train)]
+    args += ["--max-steps", "1", "--no-bf16", "--no-doctor", "--out", str(tmp_path / "run")]
+    main(args + ["train.threads=1"])
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["train"]["lr"] == pytest.approx(
+        recommended_lr(str(tiny_model_dir)) * TOKENS_LR_FACTOR
+    )
+    assert saved["train"]["batch_size"] == 16
