@@ -1,7 +1,7 @@
 """The token-classification flow of ``tunewise.train`` (``task.type: tokens``).
 
 Same run directory, loop, checkpoints and resume as classification (via
-:func:`tunewise.pipeline.fit_best` and :func:`tunewise.pipeline.finish`); what differs is the
+:func:`tunewise.run_steps.fit_best` and :func:`tunewise.run_steps.finish`); what differs is the
 data (tagged words), the head (AutoModelForTokenClassification) and the evaluation (entities).
 """
 
@@ -81,7 +81,8 @@ def train_tokens(
     from tunewise.data.token_splits import load_token_splits, require_valid
     from tunewise.evaluation import entities as ent
     from tunewise.models.loading import load_pretrained, load_tokenizer
-    from tunewise.pipeline import RunResult, finish, fit_best, log_sinks, training_summary
+    from tunewise.pipeline import RunResult
+    from tunewise.run_steps import finish, fit_best, log_sinks, training_summary
     from tunewise.tasks.tokens import TokenTask
     from tunewise.training.loop import predict_logits
 
