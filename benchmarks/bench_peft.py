@@ -1,7 +1,7 @@
 """PEFT benchmark: every fine-tuning method on SST-2 sentences with all-MiniLM-L6-v2.
 
 Per method and seed, in a fresh subprocess (so peak memory is the method's own): trainable
-parameters (count, %), test accuracy of the final weights, training time and examples/s
+parameters (count, %), dev and test accuracy of the final weights, training time and examples/s
 (training steps only), peak memory (CUDA max allocated, or CPU peak RSS), and the size on disk
 of what the method saves. Accuracy is summarised as mean and std over seeds.
 
@@ -50,7 +50,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model-dir", required=True, help="local model directory (minilm)")
     p.add_argument("--data-dir", default="/work/shared/datasets/sst2_sentences")
-    p.add_argument("--methods", default=",".join(ALL), help="comma-separated method names")
+    p.add_argument(
+        "--methods",
+        default=",".join(ALL),
+        help="comma-separated method names; NAME@LR (lora@2e-3) runs NAME at that lr, so "
+        "several rates of one method compare in one run",
+    )
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--train-rows", type=int, default=0, help="first N train rows (0 = all)")
     p.add_argument("--test-rows", type=int, default=0, help="first N test rows (0 = all)")
@@ -84,7 +89,7 @@ def read_tsv(path: Path, n: int):
     return [Example(r["sentence"], str(r["label"])) for r in rows]
 
 
-def run_one(args, method: str, seed: int) -> dict:
+def run_one(args, label: str, seed: int) -> dict:
     """Train one method with one seed; everything measured here."""
     import numpy as np
     import torch
@@ -115,7 +120,13 @@ def run_one(args, method: str, seed: int) -> dict:
     task = ClassificationTask(sorted({e.label for e in train_ex}))
     tok = AutoTokenizer.from_pretrained(args.model_dir)
     train, test = (task.encode(x, tok, args.max_length) for x in (train_ex, test_ex))
+    dev = None
+    if (data / "dev.tsv").is_file():  # for choosing between rates: never test
+        dev = task.encode(read_tsv(data / "dev.tsv", 0), tok, args.max_length)
     lrs = dict(kv.split("=") for kv in args.lr.split(",") if kv)
+    method, _, at_lr = label.partition("@")
+    if at_lr:
+        lrs[method] = at_lr
     options = json.loads(args.options)
     from tunewise.methods import get_method
 
@@ -158,17 +169,23 @@ def run_one(args, method: str, seed: int) -> dict:
         raw = acc.unwrap_model(model)
         save_trained(raw, saved, method_cfg)
         size = sum(f.stat().st_size for f in saved.rglob("*") if f.is_file())
-    logits = predict_logits(model, task, test, args.batch_size * 2, acc, tok.pad_token_id or 0)
-    accuracy = float((logits.argmax(1) == test.labels).mean())
+
+    def accuracy_on(split):
+        logits = predict_logits(model, task, split, args.batch_size * 2, acc, tok.pad_token_id or 0)
+        return float((logits.argmax(1) == split.labels).mean())
+
+    accuracy = accuracy_on(test)
+    dev_accuracy = accuracy_on(dev) if dev is not None else None
     if not cuda:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
     return {
-        "method": method,
+        "method": label,
         "seed": seed,
         "lr": lr,
         "options": method_record(method_cfg)["options"],
         **params,
         "test_accuracy": accuracy,
+        "dev_accuracy": dev_accuracy,
         "test_rows": len(test),
         "train_rows": len(train),
         "steps": state.step,
@@ -196,6 +213,11 @@ def summarize(results: list[dict]) -> list[dict]:
                 "seeds": len(rs),
                 "acc_mean": statistics.mean(accs),
                 "acc_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "dev_mean": (
+                    statistics.mean(r["dev_accuracy"] for r in rs)
+                    if all(r.get("dev_accuracy") is not None for r in rs)
+                    else None
+                ),
                 "train_seconds": statistics.mean(r["train_seconds"] for r in rs),
                 "examples_per_s": statistics.mean(r["examples_per_s"] for r in rs),
                 "peak_memory_mib": max(r["peak_memory_mib"] for r in rs),
@@ -213,13 +235,13 @@ def markdown(args, rows, meta) -> str:
         f"{meta['load_before']} / {meta['load_after']}; lr overrides: {args.lr or 'none'}; "
         f"options: {args.options}",
         "",
-        "| method | trainable | % | lr | test acc (mean ± std) | train s | ex/s | peak MiB | saved KiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | trainable | % | lr | dev acc (mean) | test acc (mean ± std) | train s | ex/s | peak MiB | saved KiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['method']} | {r['trainable']:,} | {r['percent']:.3f} | {r['lr']:g} | "
-            f"{r['acc_mean']:.3f} ± {r['acc_std']:.3f} | {r['train_seconds']:.0f} | "
+            f"{'-' if r['dev_mean'] is None else format(r['dev_mean'], '.3f')} | {r['acc_mean']:.3f} ± {r['acc_std']:.3f} | {r['train_seconds']:.0f} | "
             f"{r['examples_per_s']:.1f} | {r['peak_memory_mib']:.0f} | {r['saved_mib'] * 1024:.1f} |"
         )
     for f in meta["failed"]:
@@ -233,7 +255,7 @@ def markdown(args, rows, meta) -> str:
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.one:
-        m, s = args.one.split(":")
+        m, s = args.one.rsplit(":", 1)
         print("RESULT " + json.dumps(run_one(args, m, int(s))), flush=True)
         return
     missing = [n for n in NEEDED if __import__("importlib.util").util.find_spec(n) is None]

@@ -62,6 +62,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="tunewise bf16 autocast (auto: on only where bf16 matmul is fast)",
     )
     p.add_argument("--markdown-out", type=Path, default=None, help="append the table here")
+    p.add_argument(
+        "--json-out",
+        type=Path,
+        default=None,
+        help="raw numbers here (default benchmarks/out/spine-DATE.json); set it when several "
+        "runs start at once",
+    )
     args = p.parse_args(argv)
     args.only = [v.strip() for v in args.only.split(",") if v.strip()]
     if unknown := sorted(set(args.only) - set(VARIANTS)):
@@ -366,7 +373,7 @@ def main(argv=None) -> int:
     md = table(summary)
     print(f"\n{md}\n")
     OUT_DIR.mkdir(exist_ok=True)
-    out = OUT_DIR / f"spine-{stamp}.json"
+    out = args.json_out or OUT_DIR / f"spine-{stamp}.json"
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     record = {"command": command, "date": stamp, "machine": info, "args": settings}
     out.write_text(json.dumps({**record, "rows": sizes, "summary": summary, "runs": raw}, indent=2))

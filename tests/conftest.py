@@ -134,3 +134,31 @@ def tiny_config(model_dir: Path, data: dict, out: Path, **train) -> dict:
         },
         "out": str(out),
     }
+
+
+def kill_after_checkpoint(cfg_path: Path, checkpoints: Path, min_step: int) -> None:
+    """Start ``tunewise train --config cfg_path`` in a real process and SIGKILL it as soon as
+    a complete checkpoint at ``min_step`` or later exists (a crash mid-training)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tunewise.training.checkpoint import latest_checkpoint
+
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunewise", "train", "--config", str(cfg_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        c = latest_checkpoint(checkpoints)
+        if c is not None and int(c.name.split("-")[1]) >= min_step:
+            break
+        assert proc.poll() is None, "run finished before it could be killed"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

@@ -1,10 +1,5 @@
 """Checkpoint and resume: a run killed mid-epoch and resumed ends where an uninterrupted run does."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +7,7 @@ import yaml
 from safetensors.numpy import load_file
 
 import tunewise
-from tests.conftest import make_rows, tiny_config, write_jsonl
+from tests.conftest import kill_after_checkpoint, make_rows, tiny_config, write_jsonl
 from tunewise.rundir import RunDir
 from tunewise.training.checkpoint import MARKER, latest_checkpoint
 
@@ -27,28 +22,12 @@ def test_killed_run_resumes_to_identical_weights(tiny_model_dir, tmp_path):
     settings = dict(epochs=40, checkpoint_every=3)
     cfg = tiny_config(tiny_model_dir, data, tmp_path / "killed", **settings)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tunewise", "train", "--config", str(tmp_path / "cfg.yaml")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    ckpts = tmp_path / "killed" / "checkpoints"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        c = latest_checkpoint(ckpts)
-        if c is not None and int(c.name.split("-")[1]) >= 40:
-            break
-        assert proc.poll() is None, "run finished before it could be killed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_checkpoint(tmp_path / "cfg.yaml", tmp_path / "killed" / "checkpoints", 40)
     run = RunDir(tmp_path / "killed")
     assert run.status() == "interrupted"  # a dead writer never reads as running or completed
     with pytest.raises(tunewise.UserError, match="did not finish"):
         tunewise.load(run.path)
-    killed_at = int(latest_checkpoint(ckpts).name.split("-")[1])
+    killed_at = int(latest_checkpoint(tmp_path / "killed" / "checkpoints").name.split("-")[1])
     assert killed_at < 400
 
     resumed = tunewise.train(resume=run.path)

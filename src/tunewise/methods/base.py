@@ -45,6 +45,10 @@ class MethodHooks:
 
     after_step: Callable[[int], None] | None = None
     extra_loss: Callable[[], Any] | None = None
+    state: Callable[[], dict] | None = None
+    """What the method keeps between steps outside the weights (AdaLoRA's importance scores
+    and rank pattern), saved in every checkpoint so that a resumed run continues it."""
+    load_state: Callable[[dict], None] | None = None
 
 
 class Method:

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 MARKER = "COMPLETE"
+METHOD_FILE = "method.pt"
 
 
 def _fsync(path: Path) -> None:
@@ -45,9 +46,19 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(
-    root: Path, step: int, model, optimizer, scheduler, loop_state: dict, keep: int = 1
+    root: Path,
+    step: int,
+    model,
+    optimizer,
+    scheduler,
+    loop_state: dict,
+    keep: int = 1,
+    method_state: dict | None = None,
 ) -> Path:
-    """Write a checkpoint for ``step`` atomically and prune older ones (keeping ``keep``)."""
+    """Write a checkpoint for ``step`` atomically and prune older ones (keeping ``keep``).
+
+    ``method_state``: what the fine-tuning method keeps outside the weights (AdaLoRA's rank
+    allocator), restored by ``load_checkpoint(..., load_method_state=...)``."""
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
     tmp = root / f".tmp-step-{step:08d}-{os.getpid()}"
@@ -58,6 +69,8 @@ def save_checkpoint(
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save(rng_state(), tmp / "rng.pt")
+    if method_state is not None:
+        torch.save(method_state, tmp / METHOD_FILE)
     (tmp / "state.json").write_text(json.dumps(loop_state, indent=1))
     for f in tmp.iterdir():
         _fsync(f)
@@ -84,9 +97,21 @@ def latest_checkpoint(root: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
-    """Restore model, optimizer, scheduler and RNG from ``path``; return the loop state."""
+def load_checkpoint(path: Path, model, optimizer, scheduler, load_method_state=None) -> dict:
+    """Restore model, optimizer, scheduler and RNG from ``path``; return the loop state.
+
+    ``load_method_state`` is called with the method's saved state; a checkpoint that lacks one
+    for a method that keeps state cannot continue that method exactly and is refused."""
     load_model(model, str(path / "model.safetensors"))
+    if load_method_state is not None:
+        if not (path / METHOD_FILE).is_file():
+            from tunewise.errors import UserError
+
+            raise UserError(
+                f"{path}: this checkpoint has no {METHOD_FILE}, the fine-tuning method's state; "
+                "it was written by another method or an older tunewise and cannot be resumed exactly"
+            )
+        load_method_state(torch.load(path / METHOD_FILE, weights_only=False))
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     set_rng_state(torch.load(path / "rng.pt", weights_only=False))

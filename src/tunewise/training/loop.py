@@ -218,6 +218,8 @@ def fit(
     total, steps_per_epoch = planned_steps(train, cfg, world, rank)
     extra_loss = getattr(method_hooks, "extra_loss", None)
     after_step = getattr(method_hooks, "after_step", None)
+    method_state = getattr(method_hooks, "state", None)
+    load_method_state = getattr(method_hooks, "load_state", None)
     n_epochs = math.ceil(total / steps_per_epoch)
 
     optimizer = build_optimizer(model, cfg)
@@ -229,14 +231,24 @@ def fit(
     if resume:
         ckpt = latest_checkpoint(checkpoint_dir)
         if ckpt is not None:
-            state = LoopState(**load_checkpoint(ckpt, raw, optimizer, scheduler))
+            state = LoopState(
+                **load_checkpoint(ckpt, raw, optimizer, scheduler, load_method_state)
+            )
             echo(
                 f"resumed from {ckpt.name} (step {state.step}, epoch {state.epoch + 1}, batch {state.batch_in_epoch})"
             )
 
     def checkpoint() -> None:
         if accelerator.is_main_process:
-            save_checkpoint(checkpoint_dir, state.step, raw, optimizer, scheduler, asdict(state))
+            save_checkpoint(
+                checkpoint_dir,
+                state.step,
+                raw,
+                optimizer,
+                scheduler,
+                asdict(state),
+                method_state=method_state() if method_state is not None else None,
+            )
         accelerator.wait_for_everyone()
 
     log_keys = getattr(task, "log_keys", ("accuracy", "macro_f1", "micro_f1", "mcc"))
