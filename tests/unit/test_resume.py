@@ -1,6 +1,5 @@
 """Checkpoint and resume: a run killed mid-epoch and resumed ends where an uninterrupted run does."""
 
-
 import numpy as np
 import pytest
 import yaml

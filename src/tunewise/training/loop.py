@@ -231,9 +231,7 @@ def fit(
     if resume:
         ckpt = latest_checkpoint(checkpoint_dir)
         if ckpt is not None:
-            state = LoopState(
-                **load_checkpoint(ckpt, raw, optimizer, scheduler, load_method_state)
-            )
+            state = LoopState(**load_checkpoint(ckpt, raw, optimizer, scheduler, load_method_state))
             echo(
                 f"resumed from {ckpt.name} (step {state.step}, epoch {state.epoch + 1}, batch {state.batch_in_epoch})"
             )
