@@ -28,7 +28,13 @@ def resolve_model_dir(path: str | Path) -> tuple[RunDir | None, Path]:
 class Predictor:
     """A fine-tuned classifier loaded from a run directory (or its ``model/`` directory)."""
 
-    def __init__(self, path: str | Path, batch_size: int = 64):
+    def __init__(self, path: str | Path, batch_size: int = 64, loader=None):
+        """Load the run (or model directory) ``path``.
+
+        Args:
+            loader: stands in for :func:`tunewise.methods.load_trained` (same arguments);
+                the server passes one that attaches this run's adapter to a base shared by several.
+        """
         from transformers import AutoModelForSequenceClassification
 
         from tunewise.models.loading import load_tokenizer, quiet_transformers
@@ -44,6 +50,7 @@ class Predictor:
         self.tokenizer = load_tokenizer(str(model_dir))
         from tunewise.methods import load_trained
 
+        loader = loader or load_trained
         task = self.task
 
         def load_fn(p):
@@ -51,7 +58,7 @@ class Predictor:
 
         with quiet_transformers():
             # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
-            self.model = load_trained(model_dir, load_fn, task, meta)
+            self.model = loader(model_dir, load_fn, task, meta)
         self.model.eval()
         self.batch_size = batch_size
         self.labels = self.task.labels
@@ -63,12 +70,12 @@ class Predictor:
 
     def logits_encoded(self, data) -> np.ndarray:
         """fp32 logits of already tokenized examples (``task.encode``), in length-sorted batches."""
-        from tunewise.training.batching import eval_batches
+        from tunewise.training.batching import INFER_MAX_PAD, eval_batches
 
         out = np.zeros((len(data), len(self.labels)), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
-            for idx in eval_batches(data.lengths, self.batch_size):
+            for idx in eval_batches(data.lengths, self.batch_size, INFER_MAX_PAD):
                 out[idx] = self.model(**self.task.collate(data, idx, pad)).logits.float().numpy()
         return out
 

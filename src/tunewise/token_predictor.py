@@ -16,7 +16,12 @@ from tunewise.predictor import META_FILE, resolve_model_dir
 class TokenPredictor:
     """``tunewise.load(run)`` for a tokens run: ``predict(texts)`` gives entities per text."""
 
-    def __init__(self, path: str | Path, batch_size: int = 32):
+    def __init__(self, path: str | Path, batch_size: int = 32, loader=None):
+        """Load the token run (or model directory) ``path``.
+
+        Args:
+            loader: stands in for :func:`tunewise.methods.load_trained` (see ``Predictor``).
+        """
         from transformers import AutoModelForTokenClassification
 
         from tunewise.models.loading import load_tokenizer, quiet_transformers
@@ -30,6 +35,7 @@ class TokenPredictor:
         self.tokenizer = load_tokenizer(str(model_dir))
         from tunewise.methods import load_trained
 
+        loader = loader or load_trained
         task = self.task
 
         def load_fn(p):
@@ -37,7 +43,7 @@ class TokenPredictor:
 
         with quiet_transformers():
             # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
-            self.model = load_trained(model_dir, load_fn, task, self.meta)
+            self.model = loader(model_dir, load_fn, task, self.meta)
         self.model.eval()
         self.batch_size = batch_size
 
@@ -62,7 +68,7 @@ class TokenPredictor:
 
     def word_logits(self, examples: list[TokenExample]) -> list[np.ndarray]:
         """Word-level logits of every example (long ones in pieces), in input order."""
-        from tunewise.training.batching import eval_batches
+        from tunewise.training.batching import INFER_MAX_PAD, eval_batches
 
         pieces, owner = [], []
         for k, ex in enumerate(examples):
@@ -73,7 +79,7 @@ class TokenPredictor:
         outs: list = [None] * len(pieces)
         pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
-            for idx in eval_batches(data.lengths, self.batch_size):
+            for idx in eval_batches(data.lengths, self.batch_size, INFER_MAX_PAD):
                 logits = self.model(**self.task.collate(data, idx, pad)).logits.float().numpy()
                 for i, w in zip(idx, self.task.row_outputs(logits, data, idx)):
                     outs[i] = w

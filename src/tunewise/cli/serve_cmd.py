@@ -71,22 +71,22 @@ def serve(
     import torch
     import uvicorn
 
-    from tunewise.serve import create_app, load_served
+    from tunewise.serve import create_app, load_all
+    from tunewise.serve.shared_base import shared_bases
 
     torch.set_num_threads(threads)  # generation runs in other threads; the batchers set theirs
-    served = [
-        load_served(
-            spec,
-            backend=backend,
-            batch_size=max_batch,
-            threads=threads,
-            allow_failed_parity=allow_failed_parity,
-        )
-        for spec in models
-    ]
+    served = load_all(
+        models,
+        backend=backend,
+        batch_size=max_batch,
+        threads=threads,
+        allow_failed_parity=allow_failed_parity,
+    )
     app = create_app(served, settings)
     for m in served:
         print(f"serving {m.name!r}: {m.kind}, {m.backend}, from {Path(m.path)}", flush=True)
+    for base, names in shared_bases(served):
+        print(f"{len(names)} adapters share base {base}: {', '.join(names)}", flush=True)
     if settings.api_key:
         print(f"API key required (from ${api_key_env})", flush=True)
     config = uvicorn.Config(

@@ -8,6 +8,7 @@ line here. Tasks never change when a method is added, and methods never change f
 from tunewise.methods import bottleneck, full, ia3, lora, prompts  # noqa: F401  (registers)
 from tunewise.methods.api import (
     apply_method,
+    attach_trained,
     default_lr,
     load_trained,
     merge_model,
@@ -25,6 +26,7 @@ __all__ = [
     "MethodHooks",
     "Options",
     "apply_method",
+    "attach_trained",
     "default_lr",
     "get_method",
     "load_trained",

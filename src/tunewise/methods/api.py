@@ -4,6 +4,7 @@ model = apply_method(model, cfg.method, task, total_steps=n)   # before training
 fit(..., method_hooks=method_hooks(model, cfg.method))          # the loop calls them
 save_trained(model, dir, cfg.method)                            # adapter + head
 model = load_trained(dir, load_fn, task)                        # fresh process, same logits
+model = attach_trained(model, name, dir, load_fn, task)         # adapters sharing one base
 """
 
 from __future__ import annotations
@@ -93,13 +94,37 @@ def load_trained(model_dir: str | Path, load_fn, task, meta: dict | None = None)
     task's model class) plus what the method saved. Returns the model in eval mode."""
     from tunewise.models.loading import quiet_transformers
 
+    model_dir, meta, method, opts = _saved(model_dir, meta)
+    with quiet_transformers():
+        base = load_fn(base_model_path(meta) if method.needs_base else str(model_dir))
+        return method.load(base, model_dir, opts, task).eval()
+
+
+def attach_trained(
+    model, name: str, model_dir: str | Path, load_fn, task, meta: dict | None = None
+):
+    """``load_trained`` for several adapters on one base: add the adapter saved in
+    ``model_dir`` (with its own head) to ``model`` as ``name``. ``model`` is None for the first
+    (the base is loaded with ``load_fn``) or what an earlier call returned; only methods that
+    ``shares_base``. Returns the peft model holding every adapter so far, in eval mode."""
+    from tunewise.errors import UserError
+    from tunewise.models.loading import quiet_transformers
+
+    model_dir, meta, method, opts = _saved(model_dir, meta)
+    if not method.shares_base:
+        raise UserError(f"{model_dir}: method {method.name} cannot share a loaded base model")
+    with quiet_transformers():
+        if model is None:
+            model = load_fn(base_model_path(meta))
+        return method.attach(model, model_dir, opts, task, name).eval()
+
+
+def _saved(model_dir, meta):
     model_dir = Path(model_dir)
     if meta is None:
         meta = json.loads((model_dir / META_FILE).read_text())
     method, opts = resolve(meta.get("method") or "full")
-    with quiet_transformers():
-        base = load_fn(base_model_path(meta) if method.needs_base else str(model_dir))
-        return method.load(base, model_dir, opts, task).eval()
+    return model_dir, meta, method, opts
 
 
 def merge_model(model, method_cfg):

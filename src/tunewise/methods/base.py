@@ -69,6 +69,9 @@ class Method:
     """``export --merge`` can fold it into a plain transformers model."""
     needs_base: ClassVar[bool] = True
     """Its saved directory holds only what was trained; loading starts from the base model."""
+    shares_base: ClassVar[bool] = False
+    """Several saved runs over one base can be attached to one loaded copy of it as named
+    adapters (``attach``), one active at a time (peft's multi-adapter models)."""
 
     @property
     def key(self) -> str:
@@ -88,6 +91,11 @@ class Method:
 
     def load(self, base, path: Path, opts: Options, task):
         """Rebuild the trained model from a fresh ``base`` and the saved ``path``."""
+        raise NotImplementedError
+
+    def attach(self, model, path: Path, opts: Options, task, name: str):
+        """``model`` (a fresh base, or what an earlier ``attach`` returned) with the adapter
+        saved at ``path`` added as ``name`` beside the others (only when ``shares_base``)."""
         raise NotImplementedError
 
     def merge(self, model):

@@ -21,6 +21,7 @@ class Ia3(PeftMethod):
     options = Ia3Options
     lr_factor = 30.0
     mergeable = True
+    shares_base = True
 
     def peft_config(self, model, opts, task, total_steps):
         from peft import IA3Config

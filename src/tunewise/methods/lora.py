@@ -41,6 +41,7 @@ class Lora(PeftMethod):
     # 0.873, the best dev of the rates tried) and 2e-3 0.885 (dev 0.868)
     lr_factor = 10.0
     mergeable = True
+    shares_base = True
 
     def peft_config(self, model, opts, task, total_steps):
         from peft import LoraConfig
@@ -106,6 +107,7 @@ class AdaLora(PeftMethod):
     # measured on full SST-2 (r 12 -> 8 on the attention maps): 3e-3 0.871 +- 0.004, 1e-3 0.838
     lr_factor = 30.0
     mergeable = True
+    shares_base = True
 
     def peft_config(self, model, opts, task, total_steps):
         from peft import AdaLoraConfig
@@ -145,6 +147,10 @@ class AdaLora(PeftMethod):
     def load(self, base, path, opts, task):
         with _quiet_rank_warnings():
             return super().load(base, path, opts, task)
+
+    def attach(self, model, path, opts, task, name):
+        with _quiet_rank_warnings():
+            return super().attach(model, path, opts, task, name)
 
     def hooks(self, model, opts) -> MethodHooks:
         peft_model = as_peft(model)

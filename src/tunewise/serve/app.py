@@ -198,7 +198,14 @@ def create_app(models: list[Served], settings: ServeSettings | None = None) -> F
         """The models this server answers for, by name."""
         return {
             "data": [
-                ModelInfo(id=m.name, kind=m.kind, backend=m.backend, path=m.path, labels=m.labels)
+                ModelInfo(
+                    id=m.name,
+                    kind=m.kind,
+                    backend=m.backend,
+                    path=m.path,
+                    labels=m.labels,
+                    **m.info(),
+                )
                 for m in models
             ]
         }

@@ -32,6 +32,12 @@ class Served:
     def labels(self) -> list[str] | None:
         return list(getattr(self.model, "labels", []) or []) or None
 
+    def info(self) -> dict:
+        """What /v1/models tells beyond name and kind: for an adapter run, its base and the
+        models whose adapters share the loaded base (see ``shared_base``)."""
+        keys = ("adapter", "base", "shares_base_with")
+        return {k: self.extra[k] for k in keys if k in self.extra}
+
     def run_batch(self, items: list) -> list:
         """One forward pass over items merged from several requests (the batcher's function)."""
         if self.kind == "tokens":

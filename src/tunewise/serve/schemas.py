@@ -104,6 +104,11 @@ class ModelInfo(BaseModel):
     backend: str
     path: str
     labels: list[str] | None = None
+    adapter: bool = Field(False, description="A LoRA-family or IA3 adapter run on a base model.")
+    base: str | None = Field(None, description="The adapter's base model.")
+    shares_base_with: list[str] | None = Field(
+        None, description="Served models whose adapters share this one's loaded base."
+    )
 
 
 class ModelList(BaseModel):
