@@ -93,3 +93,54 @@ def test_gate_bounds_waiting_generations():
         g.release()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_waves_of_requests_are_all_answered(workers):
+    """Request after request while batches finish (the server's steady state); a worker's
+    slot coming free before its batch's bookkeeping ends must not stop the batcher."""
+
+    def fn(items):
+        time.sleep(0.002)
+        return [x + 1 for x in items]
+
+    async def client(b, k):
+        return [(await b.submit([k * 100 + j]))[0] for j in range(20)]
+
+    async def main():
+        b = MicroBatcher(fn, max_batch=8, max_wait_ms=1, max_queue=100, workers=workers)
+        b.start()
+        outs = await asyncio.wait_for(asyncio.gather(*(client(b, k) for k in range(8))), 20)
+        await b.stop()
+        return outs
+
+    assert asyncio.run(main()) == [[k * 100 + j + 1 for j in range(20)] for k in range(8)]
+
+
+def test_two_workers_share_waiting_requests_and_compute_at_once():
+    """With 2 workers, 16 waiting texts run as two batches of 8 at the same time (both
+    cores busy), not as one batch of 16 while the other worker idles."""
+    running, peak, sizes = 0, 0, []
+    lock = threading.Lock()
+
+    def fn(items):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+            sizes.append(len(items))
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+        return items
+
+    async def main():
+        b = MicroBatcher(fn, max_batch=32, max_wait_ms=20, max_queue=100, workers=2)
+        b.start()
+        outs = await asyncio.gather(*(b.submit([i]) for i in range(16)))
+        await b.stop()
+        return outs
+
+    assert asyncio.run(main()) == [[i] for i in range(16)]
+    assert peak == 2
+    assert sorted(sizes) == [8, 8]

@@ -38,3 +38,19 @@ def test_eval_batches_cover_each_row_once():
     lens = _lengths(101)
     rows = [i for b in eval_batches(lens, 16) for i in b]
     assert sorted(rows) == list(range(101))
+
+
+def test_inference_batches_end_before_too_much_padding():
+    from tunewise.training.batching import eval_batches
+
+    lengths = [50, 10, 12, 48, 11, 30, 10, 10]
+    plain = eval_batches(lengths, 8)
+    assert plain == [[0, 3, 5, 2, 4, 1, 6, 7]]  # one batch padded to 50
+    tight = eval_batches(lengths, 8, max_pad=0.2)
+    assert sorted(i for b in tight for i in b) == list(range(8))  # every row once
+    for b in tight:
+        longest = max(lengths[i] for i in b)
+        assert 1 - sum(lengths[i] for i in b) / (longest * len(b)) <= 0.2
+    assert [len(b) for b in tight] == [3, 5]  # 50, 48, 30 (15% padding), then the short ones
+    # rows of one length still fill whole batches
+    assert eval_batches([7] * 10, 4, max_pad=0.2) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]

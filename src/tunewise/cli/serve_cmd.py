@@ -36,6 +36,9 @@ def serve(
     threads: Annotated[
         int, Opt(help="CPU threads per model forward pass (1 is fastest on a shared CPU)")
     ] = 1,
+    workers: Annotated[
+        int, Opt(help="Batches per model run at once, each in its own thread (2 fill 2 cores)")
+    ] = 2,
     graceful_timeout: Annotated[
         int, Opt(help="Seconds to finish requests in flight after SIGTERM/Ctrl-C")
     ] = 30,
@@ -61,6 +64,7 @@ def serve(
             max_new_tokens=max_new_tokens,
             api_key=os.environ.get(api_key_env) or None,
             threads=threads,
+            workers=workers,
         )
     except ValidationError as e:
         raise UserError(

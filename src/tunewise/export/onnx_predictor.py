@@ -55,11 +55,11 @@ class OnnxPredictor(Predictor):
 
     def logits_encoded(self, data) -> np.ndarray:
         """fp32 logits of tokenized examples, in length-sorted batches, from ONNX Runtime."""
-        from tunewise.training.batching import eval_batches
+        from tunewise.training.batching import INFER_MAX_PAD, eval_batches
 
         out = np.zeros((len(data), len(self.labels)), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
-        for idx in eval_batches(data.lengths, self.batch_size):
+        for idx in eval_batches(data.lengths, self.batch_size, INFER_MAX_PAD):
             batch = {k: v.numpy() for k, v in self.task.collate(data, idx, pad).items()}
             if "token_type_ids" in self.inputs and "token_type_ids" not in batch:
                 batch["token_type_ids"] = np.zeros_like(batch["input_ids"])

@@ -135,6 +135,7 @@ def create_app(models: list[Served], settings: ServeSettings | None = None) -> F
                     on_batch=metrics.batch_size.labels(m.name).observe,
                     on_depth=depth,
                     init=_threads(settings.threads),
+                    workers=settings.workers,
                 )
                 b.start()
                 state.batchers[m.name] = b

@@ -1,9 +1,12 @@
 """Dynamic micro-batching: requests that arrive together run as one forward pass.
 
 Each model has one batcher. A request puts its items (texts) in a bounded queue and awaits
-its results; one worker takes waiting requests until ``max_batch`` items are gathered or the
+its results; the batcher takes waiting requests until ``max_batch`` items are gathered or the
 first has waited ``max_wait_ms``, runs the model once on all of them in a worker thread (the
 model function sorts by length so padding stays small) and hands each request its share.
+Up to ``workers`` batches run at once, each in its own thread: while one batch computes, the
+event loop answers the previous one and the next gathers, so a 2-core machine keeps both
+cores busy (with one worker the server measured ~1 core of CPU at 32 concurrent clients).
 A full queue refuses new work at once (the caller answers 503 + Retry-After): memory stays
 bounded however many clients connect.
 """
@@ -39,6 +42,7 @@ class MicroBatcher:
         on_batch: Callable[[int], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
         init: Callable[[], None] | None = None,
+        workers: int = 1,
     ):
         self.fn = fn
         self.max_batch = max_batch
@@ -50,11 +54,18 @@ class MicroBatcher:
         self.depth = 0  # items waiting (not yet running)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
-        # one thread: the model runs one batch at a time, off the event loop
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tunewise-model", initializer=init)
+        self.workers = max(1, workers)
+        self._slots: asyncio.Semaphore | None = None
+        self._running: set[asyncio.Task] = set()
+        self._busy = 0  # batches computing (a worker's slot is released when it ends)
+        # the model runs off the event loop, at most ``workers`` batches at a time
+        self._pool = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="tunewise-model", initializer=init
+        )
 
     def start(self) -> None:
         self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.workers)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -64,6 +75,8 @@ class MicroBatcher:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._running:  # batches already running finish and answer their requests
+            await asyncio.gather(*self._running, return_exceptions=True)
         for job in self._jobs:
             if not job.future.done():
                 job.future.set_exception(QueueFull("server is shutting down"))
@@ -85,47 +98,65 @@ class MicroBatcher:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._jobs:
-                continue
-            deadline = loop.time() + self.max_wait
-            while self.depth < self.max_batch and (left := deadline - loop.time()) > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), left)
-                except TimeoutError:
-                    break
-                self._wake.clear()
+            await self._slots.acquire()  # a worker is free: gather its batch
+            try:
+                while not self._jobs:
+                    await self._wake.wait()
+                    self._wake.clear()
+                deadline = loop.time() + self.max_wait
+                while self.depth < self.max_batch and (left := deadline - loop.time()) > 0:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), left)
+                    except TimeoutError:
+                        break
+                    self._wake.clear()
+            except BaseException:
+                self._slots.release()
+                raise
+            # share what waits among the free workers, so that they all compute at once
+            free = self.workers - self._busy  # >= 1: this worker's slot is held
+            limit = min(self.max_batch, max(1, -(-self.depth // free)))
             jobs, n = [], 0
-            while self._jobs and (not jobs or n + len(self._jobs[0].items) <= self.max_batch):
+            while self._jobs and (not jobs or n + len(self._jobs[0].items) <= limit):
                 job = self._jobs.popleft()
                 jobs.append(job)
                 n += len(job.items)
             self.depth -= n
             self.on_depth(self.depth)
-            if self._jobs:
-                self._wake.set()  # more is waiting: go round again at once
+            self._busy += 1
+            task = loop.create_task(self._execute(jobs))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _execute(self, jobs: list[_Job]) -> None:
+        """Run one batch in a worker thread and answer its requests; frees the worker."""
+        try:
             items = [x for job in jobs for x in job.items]
             self.on_batch(len(items))
             try:
-                results = await loop.run_in_executor(self._pool, self.fn, items)
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self.fn, items
+                )
             except Exception as e:  # the requests in this batch fail; the server goes on
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(e)
-                continue
+                return
             if len(results) != len(items):
                 err = RuntimeError(f"model returned {len(results)} results for {len(items)}")
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(err)
-                continue
+                return
             at = 0
             for job in jobs:
                 k = len(job.items)
                 if not job.future.done():  # a client that went away leaves a cancelled future
                     job.future.set_result(results[at : at + k])
                 at += k
+        finally:
+            self._busy -= 1
+            self._slots.release()
 
 
 class Gate:

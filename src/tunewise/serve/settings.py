@@ -29,6 +29,10 @@ class ServeSettings(BaseModel):
     threads: int | None = Field(1, ge=1)
     """CPU threads of each model's forward pass (torch); None = torch's default. One is
     fastest on a shared CPU (measured here: 2 threads were 2-6x slower under load)."""
+    workers: int = Field(2, ge=1)
+    """Batches of one model that run at once, each in its own thread (with ``threads`` CPU
+    threads). Two keep a 2-core machine busy: one batch computes while the server answers and
+    gathers the next (measured: benchmarks/RESULTS.md, serving)."""
     retry_after_s: int = Field(1, ge=1)
     """Retry-After header sent with 503 when a queue is full."""
 

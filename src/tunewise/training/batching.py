@@ -36,10 +36,36 @@ def plan_batches(
     return [batches[i] for i in perm]
 
 
-def eval_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Evaluation batches sorted by length (every row exactly once)."""
+INFER_MAX_PAD = 0.2
+"""Padding share at which inference (predict, serve) ends a batch early (see eval_batches)."""
+
+
+def eval_batches(
+    lengths: list[int], batch_size: int, max_pad: float | None = None
+) -> list[list[int]]:
+    """Evaluation batches sorted by length (every row exactly once).
+
+    ``max_pad``: also end a batch before its share of padding tokens would pass this (0.1 =
+    10%). Rows of one length still fill whole batches; a handful of mixed lengths (a server's
+    micro-batch) splits into a few small batches instead of one padded to the longest: on 2
+    CPU cores, 32 random SST-2 sentences ran 2x faster in sub-batches of ~4 than as one batch.
+    """
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    if max_pad is None:
+        return [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    real = 0
+    for i in order.tolist():
+        n = len(cur) + 1
+        if cur and (n > batch_size or 1 - (real + lengths[i]) / (lengths[cur[0]] * n) > max_pad):
+            batches.append(cur)
+            cur, real = [], 0
+        cur.append(i)
+        real += lengths[i]
+    if cur:
+        batches.append(cur)
+    return batches
 
 
 def shard(batches: list[list[int]], rank: int, world: int) -> list[list[int]]:
