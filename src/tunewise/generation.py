@@ -66,7 +66,8 @@ def generate_batch(
 
 
 class Generator:
-    """A fine-tuned decoder loaded from a run directory (or its ``model/`` directory)."""
+    """A decoder loaded from a tunewise sft run (or its ``model/`` directory), or from a plain
+    transformers causal-LM directory (its chat template if it has one; stops at its EOS)."""
 
     def __init__(self, path: str | Path):
         from transformers import AutoModelForCausalLM
@@ -78,25 +79,36 @@ class Generator:
         if (path / "run.json").is_file():
             RunDir(path).require_complete()
             model_dir = path / "model"
-        elif (path / META_FILE).is_file():
+        elif (path / META_FILE).is_file() or _is_causal_lm(path):
             model_dir = path
         else:
             raise UserError(f"{path}: not a tunewise run directory or model directory")
-        self.meta = json.loads((model_dir / META_FILE).read_text())
+        saved = model_dir / META_FILE
+        self.meta = json.loads(saved.read_text()) if saved.is_file() else {"task": "sft"}
         if self.meta.get("task") != "sft":
             raise UserError(
                 f"{path}: a {self.meta.get('task', 'classification')} run; generate and chat "
                 "need a run trained with --task sft"
             )
         self.tokenizer = load_tokenizer(str(model_dir))
+        if not saved.is_file():  # a plain causal LM: chat if it has a chat template
+            self.meta["mode"] = "chat" if self._has_template() else "text"
         with quiet_transformers():
             self.model = AutoModelForCausalLM.from_pretrained(str(model_dir))
         self.model.eval()
-        self.stop_ids = list(self.meta["stop_token_ids"])
+        self.stop_ids = list(
+            self.meta.get("stop_token_ids") or _eos_ids(self.model, self.tokenizer)
+        )
         self.chat_mode = self.meta.get("mode", "chat") == "chat"
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.stop_ids[0]
+
+    def _has_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def prompt_ids(self, prompt: str | list[dict]) -> list[int]:
         """Tokens of a prompt: a user message (or a list of messages) through the saved chat
@@ -108,6 +120,8 @@ class Generator:
             if not self.chat_mode:
                 return self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
             messages = [{"role": "user", "content": prompt}]
+        elif not self.chat_mode:
+            raise UserError("this model has no chat template; send a prompt, not messages")
         else:
             messages = parse_row({"messages": list(prompt)}, "messages", False).messages
         return encode_prompt(self.tokenizer, messages)
@@ -175,7 +189,7 @@ class Generator:
         seed: int | None = None,
     ) -> Iterator[str]:
         """Yield the answer in text chunks as tokens are generated (stop strings excluded)."""
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         ids = self.prompt_ids(prompt)
         kw = self._kwargs(max_new_tokens, temperature, top_p, stop, seed)
@@ -184,12 +198,18 @@ class Generator:
         )
         x = torch.tensor([ids], dtype=torch.long, device=self.model.device)
         errors: list[BaseException] = []
+        cancel = threading.Event()  # set when the reader stops early (a stop string, a client gone)
+        criteria = StoppingCriteriaList([_Cancel(cancel)])
 
         def run() -> None:
             try:
                 with torch.inference_mode():
                     self.model.generate(
-                        input_ids=x, attention_mask=torch.ones_like(x), streamer=streamer, **kw
+                        input_ids=x,
+                        attention_mask=torch.ones_like(x),
+                        streamer=streamer,
+                        stopping_criteria=criteria,
+                        **kw,
                     )
             except BaseException as e:  # surfaced in the caller's thread
                 errors.append(e)
@@ -198,25 +218,62 @@ class Generator:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         hold = max((len(s) for s in stop or []), default=1) - 1
-        text, sent = "", 0
-        for chunk in streamer:
-            text += chunk
-            cut_text, cut = _cut_at_stop(text, stop)
-            if cut:
-                if len(cut_text) > sent:
-                    yield cut_text[sent:]
-                sent = len(cut_text)
-                break
-            safe = len(text) - hold
-            if safe > sent:
-                yield text[sent:safe]
-                sent = safe
-        else:
-            if len(text) > sent:
-                yield text[sent:]
-        thread.join()
+        text, sent, finished, cut = "", 0, False, False
+        try:
+            for chunk in streamer:
+                text += chunk
+                cut_text, cut = _cut_at_stop(text, stop)
+                if cut:
+                    if len(cut_text) > sent:
+                        yield cut_text[sent:]
+                    sent = len(cut_text)
+                    break
+                safe = len(text) - hold
+                if safe > sent:
+                    yield text[sent:safe]
+                    sent = safe
+            else:
+                if len(text) > sent:
+                    yield text[sent:]
+            finished = True
+        finally:
+            if not finished or cut:
+                cancel.set()  # stop generating: nobody reads the rest
+                for _ in streamer:  # drain, so the generating thread never blocks
+                    pass
+            thread.join()
         if errors:
             raise errors[0]
+
+
+class _Cancel:
+    """A stopping criterion that ends generation once ``event`` is set."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
+
+
+def _is_causal_lm(path: Path) -> bool:
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        return False
+    archs = json.loads(cfg.read_text()).get("architectures") or []
+    return any(a.endswith(("ForCausalLM", "ForConditionalGeneration")) for a in archs)
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    """A plain model's stop tokens: its generation config's EOS (one or several), else the
+    tokenizer's."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    if not ids:
+        raise UserError("this model names no end-of-sequence token; it cannot be served")
+    return ids
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:

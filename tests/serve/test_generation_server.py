@@ -75,11 +75,21 @@ def test_generate_matches_plain_transformers_greedy(llm, tiny_llm_dir):
     import torch
 
     model, tok = llm.model.model, llm.model.tokenizer
-    enc = tok("the film was", return_tensors="pt", return_token_type_ids=False)
+    # a chat model gets a plain prompt as a user turn, as `tunewise generate` sends it
+    ids = llm.model.prompt_ids("the film was")
+    rendered = tok.apply_chat_template(
+        [{"role": "user", "content": "the film was"}], add_generation_prompt=True, tokenize=False
+    )
+    assert ids == tok(rendered, add_special_tokens=False)["input_ids"]
+    x = torch.tensor([ids])
     with torch.inference_mode():
-        ids = model.generate(**enc, max_new_tokens=10, do_sample=False)
-    want = tok.decode(ids[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-    assert llm.model.generate(prompt="the film was", max_new_tokens=10).strip() == want.strip()
+        out = model.generate(
+            input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=10, do_sample=False
+        )
+    new = out[0, len(ids) :].tolist()
+    stop = next((k for k, t in enumerate(new) if t in llm.model.stop_ids), len(new))
+    want = tok.decode(new[:stop], skip_special_tokens=True)
+    assert llm.model.generate("the film was", max_new_tokens=10) == want
 
 
 def test_stop_string_ends_the_text_before_it(server, llm):
@@ -105,7 +115,7 @@ def test_chat_completions_openai_shape_plain_and_streamed(server, llm):
     assert body["object"] == "chat.completion" and body["model"] == "llm"
     choice = body["choices"][0]
     assert choice["message"]["role"] == "assistant"
-    assert choice["message"]["content"] == llm.model.generate(messages=messages, max_new_tokens=8)
+    assert choice["message"]["content"] == llm.model.generate(messages, max_new_tokens=8)
     u = body["usage"]
     assert (
         u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"] and u["prompt_tokens"] > 5

@@ -200,3 +200,30 @@ def test_plain_text_run_continues_raw_text(tiny_llama_dir, tmp_path):
     assert gen.chat_mode is False
     out = gen.complete("the vault", max_new_tokens=30)
     assert out["text"].startswith(" opens at nine.")  # raw continuation, no chat template
+
+
+def test_served_sft_run_answers_as_tunewise_generate(trained):
+    """`tunewise serve RUN` answers through the same Generator as `tunewise generate`: the
+    prompt as a user turn through the saved template, stopped at the end-of-turn token."""
+    from tests.serve.conftest import running
+    from tunewise.serve import create_app, load_served
+
+    served = load_served(f"sft={trained.path}")
+    assert served.kind == "generation"
+    want = tunewise.load(trained.path).complete("Tell me about lamp", max_new_tokens=30)
+    with running(create_app([served])) as (client, _):
+        status, _, body = client.post(
+            "/v1/generate", {"prompt": "Tell me about lamp", "max_new_tokens": 30}
+        )
+        assert status == 200, body
+        assert body["text"] == want["text"] == REPLY
+        assert body["finish_reason"] == "stop" and body["prompt_tokens"] == want["prompt_tokens"]
+        events = client.events(
+            "/v1/generate", {"prompt": "Tell me about lamp", "max_new_tokens": 30, "stream": True}
+        )
+        assert "".join(e["text"] for e in events[:-2]) == REPLY
+        assert events[-2]["finish_reason"] == "stop"
+        msgs = [{"role": "user", "content": "Tell me about lamp"}]
+        status, _, body = client.post("/v1/chat/completions", {"messages": msgs, "max_tokens": 30})
+        assert status == 200 and body["choices"][0]["message"]["content"] == REPLY
+        assert body["choices"][0]["finish_reason"] == "stop"

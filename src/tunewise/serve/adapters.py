@@ -1,14 +1,12 @@
-"""Thin adapters over plain transformers models, for token tagging and text generation.
+"""A thin adapter over a plain transformers token classifier (not a tunewise run).
 
-They give a saved ``...ForTokenClassification`` or ``...ForCausalLM`` directory the interface
-the server calls (``predict(texts)`` / ``generate(...)``), the same interface the token and
-decoder tasks' own predictors offer.
+It gives a saved ``...ForTokenClassification`` directory the interface the server calls
+(``predict(texts)``), the one tunewise's own TokenPredictor offers for token runs. (Causal LMs,
+tunewise runs or not, are served by ``tunewise.generation.Generator``.)
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -96,126 +94,3 @@ class HfTokenTagger:
             }
             for s in spans
         ]
-
-
-class _Cancel:
-    """A stopping criterion that ends generation when the client is gone or a stop matched."""
-
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def __call__(self, input_ids, scores, **kwargs):
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
-
-
-class HfGenerator:
-    """Text generation from a causal LM directory (chat template used for messages)."""
-
-    def __init__(self, model_dir: str | Path):
-        from transformers import AutoModelForCausalLM
-
-        from tunewise.models.loading import load_tokenizer, quiet_transformers
-
-        self.tokenizer = load_tokenizer(str(model_dir))
-        with quiet_transformers():
-            self.model = AutoModelForCausalLM.from_pretrained(str(model_dir))
-        self.model.eval()
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def render(self, prompt: str | None = None, messages: list[dict] | None = None) -> str:
-        """The text the model continues: the prompt, or the messages through the chat template."""
-        if messages is None:
-            return prompt or ""
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError("this model has no chat template; send a prompt to /v1/generate")
-        return self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=False
-        )
-
-    def generate(
-        self,
-        prompt: str | None = None,
-        messages: list[dict] | None = None,
-        max_new_tokens: int = 64,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        stop: list[str] | None = None,
-        stream: bool = False,
-        seed: int | None = None,
-    ):
-        """The continuation as one string, or with ``stream`` an iterator of text chunks.
-
-        ``temperature`` 0 is greedy decoding; generation ends at EOS, ``max_new_tokens`` or
-        the first ``stop`` string (which is not returned).
-        """
-        chunks = self._stream(prompt, messages, max_new_tokens, temperature, top_p, stop, seed)
-        return chunks if stream else "".join(chunks)
-
-    def _stream(self, prompt, messages, max_new_tokens, temperature, top_p, stop, seed):
-        from transformers import StoppingCriteriaList, TextIteratorStreamer
-
-        text = self.render(prompt, messages)
-        enc = self.tokenizer(text, return_tensors="pt", add_special_tokens=messages is None)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        cancel = threading.Event()
-        kwargs = dict(
-            input_ids=enc["input_ids"],
-            attention_mask=enc["attention_mask"],
-            max_new_tokens=max_new_tokens,
-            streamer=streamer,
-            stopping_criteria=StoppingCriteriaList([_Cancel(cancel)]),
-            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-        )
-        if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        errors: list[BaseException] = []
-
-        def work():
-            try:
-                if seed is not None:
-                    torch.manual_seed(seed)
-                with torch.inference_mode():
-                    self.model.generate(**kwargs)
-            except BaseException as e:  # surfaced to the reader below
-                errors.append(e)
-                streamer.end()
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        yield from _until_stop(streamer, stop or [], cancel)
-        cancel.set()
-        thread.join()
-        if errors:
-            raise errors[0]
-
-
-def _until_stop(pieces, stops: list[str], cancel: threading.Event) -> Iterator[str]:
-    """Pass text through, ending before the first stop string; hold back what could be the
-    start of one so a stop split across pieces is never sent."""
-    hold = max((len(s) for s in stops), default=1) - 1
-    buf = ""
-    exhausted = False
-    try:
-        for piece in pieces:
-            buf += piece
-            hits = [buf.find(s) for s in stops if s and s in buf]
-            if hits:
-                if buf[: min(hits)]:
-                    yield buf[: min(hits)]
-                return
-            safe = len(buf) - hold
-            if safe > 0:
-                yield buf[:safe]
-                buf = buf[safe:]
-        exhausted = True
-        if buf:
-            yield buf
-    finally:
-        if not exhausted:
-            cancel.set()  # a stop matched or the reader went away: stop generating
-            for _ in pieces:  # drain, so the generating thread never blocks on the queue
-                pass

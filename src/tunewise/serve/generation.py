@@ -1,8 +1,10 @@
 """`/v1/generate` (plain and server-sent events) and OpenAI-compatible `/v1/chat/completions`.
 
 Generation is not batched: one request at a time per model (``Gate``), a bounded number
-waiting. The model's ``generate`` runs in a worker thread; a streamed answer is sent chunk by
-chunk as ``data: {...}`` events and ends with ``data: [DONE]``.
+waiting. The model is a :class:`tunewise.generation.Generator`, the one ``tunewise generate``
+and ``tunewise chat`` use, so a prompt is answered as they answer it (a chat model gets it as
+a user turn through its chat template). It runs in a worker thread; a streamed answer is sent
+chunk by chunk as ``data: {...}`` events and ends with ``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ import uuid
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from tunewise.errors import UserError
 from tunewise.serve.http import ApiError
 from tunewise.serve.schemas import ChatRequest, GenerateRequest, GenerateResponse
 
 SSE = {"description": "With stream: server-sent events", "content": {"text/event-stream": {}}}
-
-
-def _count(model, text: str) -> int:
-    return int(model.count_tokens(text)) if hasattr(model, "count_tokens") else 0
 
 
 def add_generation_routes(app, state, auth, errors) -> None:
@@ -45,15 +44,16 @@ def add_generation_routes(app, state, auth, errors) -> None:
             stop=stop,
             **({"seed": req.seed} if req.seed is not None else {}),
         )
-        kw |= {"prompt": prompt} if prompt is not None else {"messages": messages}
+        asked = prompt if prompt is not None else messages
         try:
-            rendered = m.model.render(prompt, messages) if hasattr(m.model, "render") else ""
-        except ValueError as e:  # e.g. a chat request for a model without a chat template
+            prompt_tokens = len(m.model.prompt_ids(asked))
+        except (UserError, ValueError) as e:  # e.g. messages for a model without a chat template
             raise ApiError(422, str(e)) from None
-        return m, kw, _count(m.model, rendered)
+        return m, (asked, kw), prompt_tokens
 
     def finish(m, text: str, n: int) -> tuple[str, int]:
-        used = _count(m.model, text)
+        """A streamed answer's finish reason and length, from its text."""
+        used = m.model.count_tokens(text)
         return ("length" if used >= n else "stop"), used
 
     async def run(m, kw, stream: bool, events):
@@ -61,13 +61,14 @@ def add_generation_routes(app, state, auth, errors) -> None:
         gate = state.gates[m.name]
         await gate.acquire()
         state.metrics.items.labels(m.name).inc()
+        asked, kw = kw
         if not stream:
             try:
-                return await run_in_threadpool(lambda: m.model.generate(**kw, stream=False))
+                return await run_in_threadpool(lambda: m.model.complete(asked, **kw))
             finally:
                 gate.release()
         try:
-            chunks = m.model.generate(**kw, stream=True)
+            chunks = m.model.stream(asked, **kw)
         except BaseException:
             gate.release()
             raise
@@ -111,13 +112,12 @@ def add_generation_routes(app, state, auth, errors) -> None:
         out = await run(m, kw, req.stream, events)
         if req.stream:
             return out
-        reason, used = finish(m, out, req.max_new_tokens)
         return GenerateResponse(
             model=m.name,
-            text=out,
-            finish_reason=reason,
+            text=out["text"],
+            finish_reason=out["finish_reason"],
             prompt_tokens=prompt_tokens,
-            completion_tokens=used,
+            completion_tokens=out["new_tokens"],
         )
 
     @app.post("/v1/chat/completions", responses=errors | {200: SSE}, dependencies=auth)
@@ -150,13 +150,13 @@ def add_generation_routes(app, state, auth, errors) -> None:
         out = await run(m, kw, req.stream, events)
         if req.stream:
             return out
-        reason, used = finish(m, out, req.max_new_tokens)
+        reason, used = out["finish_reason"], out["new_tokens"]
         return head | {
             "object": "chat.completion",
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": out},
+                    "message": {"role": "assistant", "content": out["text"]},
                     "finish_reason": reason,
                 }
             ],

@@ -144,10 +144,10 @@ def load_served(
         return Served(
             name, "tokens", HfTokenTagger(model_dir, batch_size=batch_size), "torch", str(path)
         )
-    if "ForCausalLM" in arch or "ForConditionalGeneration" in arch:
-        from tunewise.serve.adapters import HfGenerator
+    if task == "sft" or "ForCausalLM" in arch or "ForConditionalGeneration" in arch:
+        from tunewise.generation import Generator
 
-        return Served(name, "generation", HfGenerator(model_dir), "torch", str(path))
+        return Served(name, "generation", Generator(path), "torch", str(path))
     if "ForSequenceClassification" in arch or (model_dir / "tunewise.json").is_file():
         from tunewise.predictor import Predictor
 
