@@ -32,7 +32,7 @@ def test_fp32_export_matches_torch_and_records_parity_and_size(exports, tiny_run
     assert info["format"] == "onnx" and info["precision"] == "fp32"
     p = info["parity"]
     assert p["ok"] and p["label_agreement"] == 1.0 and p["max_logit_diff"] < 1e-3
-    assert p["n"] == 60 and "test.jsonl" in p["probe"]
+    assert p["n"] == 40 and "dev.jsonl" in p["probe"]  # dev first: test stays out of the choice
     assert info["size_bytes"] == (tmp / "fp32" / "model.onnx").stat().st_size > 10_000
     texts = [r["text"] for r in make_rows(40, 77)]
     torch_out = Predictor(tiny_run).predict(texts)
@@ -45,7 +45,7 @@ def test_fp32_export_matches_torch_and_records_parity_and_size(exports, tiny_run
 def test_int8_export_is_smaller_and_agrees(exports):
     _, fp32, int8 = exports
     assert int8["precision"] == "int8" and int8["size_bytes"] < fp32["size_bytes"]
-    assert int8["parity"]["ok"] and int8["parity"]["label_agreement"] >= 0.99
+    assert int8["parity"]["ok"] and int8["parity"]["label_agreement"] >= 0.995
     assert int8["parity"]["max_logit_diff"] > 0  # int8 really changed the weights
     q = int8["quantization"]
     assert (

@@ -21,11 +21,16 @@ import torch
 
 from tunewise.errors import UserError
 from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE, OnnxPredictor
+from tunewise.export.parity import probe_examples
 from tunewise.predictor import META_FILE, Predictor
 from tunewise.rundir import replace_dir, write_json
 
 # fp32 must match torch to float noise; int8 may move logits but not (many) labels
-LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": {"agreement": 0.99}}
+# int8 must keep 99.5% of the labels on the probe: measured on minilm/SST-2, a recipe that kept
+# 99.1-99.2% of 872 dev labels kept only 98.4-98.6% of 1,821 test labels, so the bar on the
+# probe sits above the 99% an int8 export should keep on unseen text
+LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": {"agreement": 0.995}}
+PROBE_ROWS = 1000
 
 
 class ParityError(UserError):
@@ -50,14 +55,14 @@ def export_onnx(
     probe: list | str | Path | None = None,
     opset: int = 17,
     overwrite: bool = False,
-    probe_rows: int = 256,
+    probe_rows: int = PROBE_ROWS,
     atol: float | None = None,
 ) -> dict:
     """Export ``source`` (a finished run or its model dir) to ``out``; returns export.json.
 
     Args:
         quantize: None (fp32) or "int8" (dynamic quantization of weights, ONNX Runtime).
-        probe: examples (or a data file) for the parity check [the run's test/dev/train
+        probe: examples (or a data file) for the parity check [the run's dev/test/train
             file, else generated sentences]; at most ``probe_rows`` are used.
         atol: largest logit difference accepted for fp32 [1e-3]; int8 is judged on labels.
 
@@ -82,7 +87,9 @@ def export_onnx(
     if isinstance(probe, list):
         probe, probe_from = probe[:probe_rows], f"{min(len(probe), probe_rows)} given examples"
     else:
-        probe, probe_from = probe_examples(pred, source, probe_rows, probe)
+        probe, probe_from = probe_examples(
+            source, pred.tokenizer, probe_rows, probe, pred.task.multi_label
+        )
     if not probe:
         raise UserError("parity check: the probe set is empty")
     # reference logits first: tracing leaves the in-process torch model changed
@@ -111,7 +118,7 @@ def export_onnx(
         "opset": opset,
         "quantization": (
             {
-                "method": "onnxruntime dynamic int8, QInt8 weights per channel",
+                "method": "onnxruntime dynamic int8, QInt8 weights per channel, 7-bit range",
                 "recipe": recipe,
                 "kept_fp32_nodes": len(exclude),
                 "tried": tried,
@@ -166,6 +173,11 @@ def _quantize(src: Path, dst: Path, exclude: list[str]) -> None:
             str(dst),
             weight_type=QuantType.QInt8,
             per_channel=True,
+            # 7-bit weights: CPUs without VNNI multiply u8 x s8 in int16 pairs that can
+            # saturate; measured on this AVX2 machine, label agreement with fp32 on SST-2 test
+            # rose from 98.90% to 99.18% (feed-forward down-projections fp32) and 99.23% to
+            # 99.34% (feed-forward fp32)
+            reduce_range=True,
             nodes_to_exclude=exclude,
         )
 
@@ -207,41 +219,6 @@ def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
             opset_version=opset,
             dynamo=False,
         )
-
-
-def probe_examples(pred: Predictor, source, n: int = 256, file=None) -> tuple[list, str]:
-    """Up to ``n`` texts for parity: ``file``, else the run's test/dev/train file, else
-    generated sentences."""
-    from tunewise.config import load_yaml
-    from tunewise.data import Example, read_examples
-
-    cfg = Path(source) / "config.yaml"
-    data = load_yaml(cfg).get("data", {}) if cfg.is_file() else {}
-    if file is not None and not Path(file).is_file():
-        raise UserError(f"{file}: probe file not found")
-    for f in [file] if file is not None else [data.get(k) for k in ("test", "dev", "train")]:
-        if f and Path(f).is_file():
-            try:
-                exs = read_examples(
-                    f,
-                    text_column=data.get("text_column", "text"),
-                    text_pair_column=data.get("text_pair_column"),
-                    require_label=False,
-                    label_column=data.get("label_column", "label"),
-                    multi_label=pred.task.multi_label,
-                    label_sep=data.get("label_sep", "|"),
-                )
-            except UserError:
-                if file is not None:
-                    raise
-                continue
-            return exs[:n], f"{f} (first {min(n, len(exs))} rows)"
-    rng = np.random.default_rng(0)
-    words = [w for w in pred.tokenizer.get_vocab() if w.isalpha() and len(w) > 2] or ["text"]
-    exs = [
-        Example(" ".join(rng.choice(words, size=rng.integers(3, 30))), None, None) for _ in range(n)
-    ]
-    return exs, f"{n} sentences of random vocabulary words (seed 0)"
 
 
 def check_parity(
@@ -296,7 +273,7 @@ def export_onnx_format(
     *,
     merge: bool = True,
     probe=None,
-    probe_rows: int = 256,
+    probe_rows: int = PROBE_ROWS,
     atol: float | None = None,
     overwrite: bool = False,
     echo=print,

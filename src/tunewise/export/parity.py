@@ -19,26 +19,35 @@ class ParityError(UserError):
     """The exported model does not reproduce the run's outputs."""
 
 
-def probe_examples(run_path: Path, tokenizer, n: int, probe: Path | None = None):
-    """Up to ``n`` examples to compare on, and where they came from."""
+def probe_examples(
+    source: Path, tokenizer, n: int = 256, probe: Path | None = None, multi_label: bool = False
+):
+    """Up to ``n`` examples to compare an export with its source on, and where they came from:
+    ``probe``, else the run's dev, test or train file (dev first: an int8 export picks its
+    recipe on the probe, so the test split stays out of that choice), else random words."""
     from tunewise.config import load_yaml
     from tunewise.data import Example, read_examples
 
-    data = load_yaml(run_path / "config.yaml").get("data", {})
+    cfg = Path(source) / "config.yaml"
+    data = load_yaml(cfg).get("data", {}) if cfg.is_file() else {}
+    if probe is not None and not Path(probe).is_file():
+        raise UserError(f"{probe}: probe file not found")
     cols = {
         "text_column": data.get("text_column", "text"),
         "text_pair_column": data.get("text_pair_column"),
         "label_column": data.get("label_column", "label"),
         "label_sep": data.get("label_sep", "|"),
     }
-    candidates = [probe] if probe else [data.get(k) for k in ("test", "dev", "train")]
-    for path in candidates:
+    for path in [probe] if probe is not None else [data.get(k) for k in ("dev", "test", "train")]:
         if path and Path(path).is_file():
-            exs = read_examples(path, require_label=False, **cols)[:n]
+            try:
+                exs = read_examples(path, require_label=False, multi_label=multi_label, **cols)
+            except UserError:
+                if probe is not None:
+                    raise
+                continue
             if exs:
-                return exs, str(path)
-        elif probe:
-            raise UserError(f"{probe}: probe file not found")
+                return exs[:n], f"{path} (first {min(n, len(exs))} rows)"
     rng = random.Random(0)
     vocab = [t for t in tokenizer.get_vocab() if t.isalpha() and len(t) > 2] or ["probe"]
     exs = [Example(" ".join(rng.choices(vocab, k=rng.randint(3, 30))), None) for _ in range(n)]
