@@ -85,7 +85,7 @@ def run_tunewise(args, train_file, dev_file, out) -> dict:
     r = tunewise.train(cfg, echo=lambda line: print("  [tunewise]", line, file=sys.stderr))
     t = r.metrics["training"]
     return {
-        "tokens_per_s": t["tokens_per_s"],
+        "tokens_per_s": t["real_tokens_per_s"],
         "train_seconds": t["train_seconds"],
         "steps": t["steps"],
         "dev_ppl_before": r.metrics["dev_before"]["perplexity"],

@@ -3,22 +3,7 @@
 # Prepared on the session machine: .devcarry/ holds wheels (pydantic, datasketch, seqeval for
 # Python 3.12), minilm as fp16 safetensors (under the 64 MiB transfer limit; widened back to fp32
 # below) and copies of sst2_sentences, conll2003 and wnut17. Run from the repo root; $OUT collects logs.
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-D=.devcarry
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $D/whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD/src
-python3 - <<'PY' || exit 1
-import os, shutil
-from safetensors.torch import load_file, save_file
-src, dst = ".devcarry/minilm16", "/tmp/minilm"
-os.makedirs(dst, exist_ok=True)
-for f in os.listdir(src):
-    if f.endswith(".safetensors"):
-        sd = load_file(os.path.join(src, f))
-        save_file({k: v.float() if v.is_floating_point() else v for k, v in sd.items()}, os.path.join(dst, f), metadata={"format": "pt"})
-    else:
-        shutil.copy(os.path.join(src, f), dst)
-PY
+. benchmarks/device_setup.sh
 { nvidia-smi -L; lscpu | grep -E "Model name|^CPU\(s\)"; grep -o -w -E "avx512_bf16|amx_bf16|amx_tile" /proc/cpuinfo | sort | uniq -c; python3 -c "import torch,transformers,peft,accelerate;print(torch.__version__,transformers.__version__,peft.__version__,accelerate.__version__, torch.backends.cpu.get_cpu_capability())"; } >$OUT/machine.txt 2>&1
 cat $OUT/machine.txt
 S=$D/data/sst2_sentences

@@ -4,22 +4,7 @@
 # A: r 4 on every linear layer (query, key, value, and the three "dense": attention output,
 #    feed-forward in and out; 0.73% trainable), lr 1e-3 and 2e-3. B: the default adapter without
 #    dropout, lr 1e-3 and 2e-3. C: A without dropout at 1e-3.
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-D=.devcarry
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $D/whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD/src
-python3 - <<'PY' || exit 1
-import os, shutil
-from safetensors.torch import load_file, save_file
-src, dst = ".devcarry/minilm16", "/tmp/minilm"
-os.makedirs(dst, exist_ok=True)
-for f in os.listdir(src):
-    if f.endswith(".safetensors"):
-        sd = load_file(os.path.join(src, f))
-        save_file({k: v.float() if v.is_floating_point() else v for k, v in sd.items()}, os.path.join(dst, f), metadata={"format": "pt"})
-    else:
-        shutil.copy(os.path.join(src, f), dst)
-PY
+. benchmarks/device_setup.sh
 S=$D/data/sst2_sentences
 T=${T:-230}
 peft() {  # cores jobs name methods options

@@ -11,7 +11,7 @@ from tunewise.config import Config, build_config, config_to_dict, load_yaml
 from tunewise.errors import UserError
 from tunewise.predictor import META_FILE
 from tunewise.registry import record_run
-from tunewise.run_steps import finish, fit_best, log_sinks, training_summary
+from tunewise.run_steps import data_record, finish, fit_best, log_sinks, training_summary
 from tunewise.rundir import RunDir, prepare_out, write_json
 
 TOKENS_LR_FACTOR = 3.0
@@ -268,14 +268,7 @@ def _train(
             )
     if main:
         write_json(run.labels, {"labels": task.labels, "multi_label": task.multi_label})
-        write_json(
-            run.data,
-            {
-                **splits.info,
-                "model": {"name": resolved.name, "path": resolved.path, "source": resolved.source},
-                "tokens": {k: e.stats for k, e in enc.items() if e is not None},
-            },
-        )
+        write_json(run.data, data_record(splits.info, resolved, enc))
     meta = {
         "labels": task.labels,
         "multi_label": task.multi_label,

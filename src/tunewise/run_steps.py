@@ -161,6 +161,17 @@ def fit_best(
     return model, raw, state, metric, pad_id, fitted
 
 
+def data_record(info: dict, resolved, enc: dict, **extra) -> dict:
+    """What ``data.json`` holds: the splits' record, the model it was tokenized for, anything
+    the task adds, and each split's token statistics."""
+    return {
+        **info,
+        "model": {"name": resolved.name, "path": resolved.path, "source": resolved.source},
+        **extra,
+        "tokens": {k: e.stats for k, e in enc.items() if e is not None},
+    }
+
+
 def training_summary(state, accelerator) -> dict:
     """The ``training`` section of metrics.json."""
     return {

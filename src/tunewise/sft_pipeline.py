@@ -18,6 +18,7 @@ import numpy as np
 from tunewise.config import Config
 from tunewise.errors import UserError
 from tunewise.generation import META_FILE
+from tunewise.run_steps import data_record, training_summary
 from tunewise.rundir import RunDir, read_json, replace_dir, write_json
 
 
@@ -142,13 +143,7 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
     if main:
         write_json(
             run.data,
-            {
-                **info,
-                "model": {"name": resolved.name, "path": resolved.path, "source": resolved.source},
-                "mode": "chat" if chat else "text",
-                "end_of_turn": eot,
-                "tokens": {k: e.stats for k, e in enc.items()},
-            },
+            data_record(info, resolved, enc, mode="chat" if chat else "text", end_of_turn=eot),
         )
     set_seed(cfg.train.seed)
     _, model = load_pretrained(
@@ -270,18 +265,9 @@ def train_sft(cfg: Config, run: RunDir, accelerator, resume: bool, echo) -> tupl
         }
         write_samples(run.path, dev_examples, before, after)
     metrics["method"] = method_info
-    metrics["training"] = {
-        "steps": state.step,
-        "epochs": state.epochs_done,
-        "stopped_early": state.stopped_early,
-        "train_seconds": round(state.train_seconds, 2),
-        "examples_per_s": round(state.examples / max(state.train_seconds, 1e-9), 2),
-        "tokens_per_s": round(state.real_tokens / max(state.train_seconds, 1e-9), 1),
-        "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
+    metrics["training"] = training_summary(state, accelerator) | {
         "trained_tokens": enc["train"].stats["trained_tokens"],
         "packing": cfg.sft.packing,
-        "processes": accelerator.num_processes,
-        "bf16": state.bf16,
     }
     if main:
         write_json(run.metrics, metrics)

@@ -82,7 +82,7 @@ def train_tokens(
     from tunewise.evaluation import entities as ent
     from tunewise.models.loading import load_pretrained, load_tokenizer
     from tunewise.pipeline import RunResult
-    from tunewise.run_steps import finish, fit_best, log_sinks, training_summary
+    from tunewise.run_steps import data_record, finish, fit_best, log_sinks, training_summary
     from tunewise.tasks.tokens import TokenTask
     from tunewise.training.loop import predict_logits
 
@@ -123,14 +123,7 @@ def train_tokens(
                 "entity_types": types,
             },
         )
-        write_json(
-            run.data,
-            {
-                **splits.info,
-                "model": {"name": resolved.name, "path": resolved.path, "source": resolved.source},
-                "tokens": {k: e.stats for k, e in enc.items() if e is not None},
-            },
-        )
+        write_json(run.data, data_record(splits.info, resolved, enc))
     meta = {
         "task": task.name,
         "labels": task.labels,

@@ -67,3 +67,22 @@ def test_save_checkpoint_is_atomic_and_prunes(tmp_path):
     state = load_checkpoint(tmp_path / "step-00000002", model, opt, sched)
     assert state == {"step": 2}
     assert torch.equal(model.weight, before)
+
+
+def test_a_checkpoint_without_the_methods_state_is_refused(tmp_path):
+    """A method that keeps state outside the weights (AdaLoRA) cannot continue exactly from a
+    checkpoint that lacks it: one clear error, not a silently different run."""
+    import torch
+
+    from tunewise.training.checkpoint import METHOD_FILE, load_checkpoint, save_checkpoint
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    save_checkpoint(tmp_path, 1, model, opt, sched, {"step": 1})
+    with pytest.raises(tunewise.UserError, match=f"no {METHOD_FILE}"):
+        load_checkpoint(tmp_path / "step-00000001", model, opt, sched, lambda state: None)
+    got = {}
+    save_checkpoint(tmp_path, 2, model, opt, sched, {"step": 2}, method_state={"ipt": {"a": 1}})
+    load_checkpoint(tmp_path / "step-00000002", model, opt, sched, got.update)
+    assert got == {"ipt": {"a": 1}}
