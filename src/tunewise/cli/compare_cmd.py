@@ -20,9 +20,9 @@ def compare(
     seed: Annotated[int, Opt(help="Bootstrap seed")] = 0,
 ) -> None:
     """Compare two runs' test predictions: paired bootstrap, McNemar's test and a verdict."""
-    from rich.console import Console
     from rich.table import Table
 
+    from tunewise.console import make_console
     from tunewise.errors import UserError
     from tunewise.evaluation.stats import compare_runs
     from tunewise.rundir import write_json
@@ -53,7 +53,7 @@ def compare(
             f"{r['p_value']:.4f}" if r["p_value"] else f"<{1 / r['n_boot']:.2g}",
             f"{mc['p_value']:.4g}" if key == "accuracy" else "",
         )
-    console = Console()
+    console = make_console()
     console.print(t)
     console.print(
         f"rows only A got right: {mc['a_only_right']}, only B: {mc['b_only_right']} "

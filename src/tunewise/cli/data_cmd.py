@@ -13,15 +13,15 @@ app = typer.Typer(no_args_is_help=True, help="Packaged real datasets (shipped in
 @app.command("list")
 def list_() -> None:
     """List the packaged datasets with their source and license."""
-    from rich.console import Console
     from rich.table import Table
 
+    from tunewise.console import make_console
     from tunewise.data import PACKAGED
 
     t = Table("name", "what", "source", "license")
     for d in PACKAGED.values():
         t.add_row(d.name, d.description, d.source, d.license)
-    Console().print(t)
+    make_console().print(t)
 
 
 @app.command("get")

@@ -29,6 +29,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Fine-tune pretrained language models, evaluate them honestly, and use them.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tunewise import __version__
+
+        print(f"tunewise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Fine-tune pretrained language models, evaluate them honestly, and use them."""
+
+
 app.command("train")(train_cmd.train)
 app.command("evaluate")(predict_cmd.evaluate)
 app.command("predict")(predict_cmd.predict)

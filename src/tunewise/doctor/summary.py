@@ -30,12 +30,13 @@ def _examples(details: dict) -> list[str]:
 
 def print_summary(report: DoctorReport, console=None) -> None:
     """Print one line per check (errors red, warnings yellow) and a few examples."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.padding import Padding
     from rich.text import Text
 
-    console = console or Console(stderr=True, highlight=False)
+    from tunewise.console import make_console
+
+    console = console or make_console(stderr=True, highlight=False)
     rows = ", ".join(f"{k} {v}" for k, v in report.splits.items())
     console.print(f"[bold]tunewise doctor[/bold] ({rows} rows)")
     for f in report.findings:
