@@ -57,6 +57,9 @@ class DataConfig(_Section):
     """Column holding the label (a string, an int, or for multi-label a list)."""
     label_sep: str = "|"
     """Separator of labels inside one CSV/TSV cell, for multi-label data."""
+    quoting: Literal["auto", "none", "csv"] = "auto"
+    """Quotes in CSV/TSV cells: auto (CSV quoted, TSV read as is, like GLUE's loaders), none,
+    or csv (a TSV written with CSV quoting)."""
     split: SplitConfig = SplitConfig()
     """How to split train when dev or test is missing."""
     token_format: Literal["auto", "conll", "chars", "jsonl"] = "auto"

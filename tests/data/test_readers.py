@@ -201,7 +201,8 @@ def test_wrong_field_count(tmp_path):
     p = write(tmp_path, "f.csv", "text,label\na,1\nb,2\n\nc,3,extra\n")
     assert error_of(p) == f"{p} line 5: expected 2 fields, found 3"
     q = write(tmp_path, "f.tsv", "text\tlabel\nonly one field\n")
-    assert error_of(q) == f"{q} line 2: expected 2 fields, found 1"
+    assert error_of(q).startswith(f"{q} line 2: expected 2 fields, found 1 (")
+    assert error_of(q, quoting="csv") == f"{q} line 2: expected 2 fields, found 1"
 
 
 def test_unclosed_quote(tmp_path):
@@ -211,7 +212,7 @@ def test_unclosed_quote(tmp_path):
 
 def test_text_after_closing_quote(tmp_path):
     p = write(tmp_path, "q.tsv", 'text\tlabel\n"quoted" then more\t1\n')
-    assert error_of(p) == (
+    assert error_of(p, quoting="csv") == (
         f"{p} line 2: not valid TSV (text follows the closing quote of a quoted cell; "
         'quote the whole cell and write each quote inside it as "")'
     )

@@ -22,6 +22,9 @@ def doctor(
         str | None, Opt(help="Column with the second text of a pair")
     ] = None,
     label_column: Annotated[str, Opt(help="Column with the label")] = "label",
+    quoting: Annotated[
+        str, Opt(help="CSV/TSV quotes: auto (TSV read as is, CSV quoted), none or csv")
+    ] = "auto",
     multi_label: Annotated[bool, Opt("--multi-label", help="Several labels per example")] = False,
     max_length: Annotated[int, Opt(help="Truncation length in tokens to check against")] = 128,
     near_duplicate_threshold: Annotated[
@@ -54,6 +57,7 @@ def doctor(
         "text_pair_column": text_pair_column,
         "label_column": label_column,
         "multi_label": multi_label,
+        "quoting": quoting,
     }
     files = (("train", train_file), ("dev", dev), ("test", test))
     if task == "tokens":

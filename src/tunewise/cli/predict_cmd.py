@@ -22,6 +22,7 @@ def _columns(run: Path, text_column, text_pair_column, label_column) -> dict:
         "text_pair_column": text_pair_column or data.get("text_pair_column"),
         "label_column": label_column or data.get("label_column", "label"),
         "label_sep": data.get("label_sep", "|"),
+        "quoting": data.get("quoting", "auto"),
     }
 
 

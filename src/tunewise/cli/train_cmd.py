@@ -30,6 +30,9 @@ def train(
         str | None, Opt(help="Column with the second text of a pair")
     ] = None,
     label_column: Annotated[str | None, Opt(help="Column with the label [label]")] = None,
+    quoting: Annotated[
+        str | None, Opt(help="CSV/TSV quotes: auto (TSV read as is), none or csv [auto]")
+    ] = None,
     multi_label: Annotated[
         bool | None, Opt("--multi-label/--single-label", help="Several labels per example")
     ] = None,
@@ -116,6 +119,7 @@ def train(
             "data.text_column": text_column,
             "data.text_pair_column": text_pair_column,
             "data.label_column": label_column,
+            "data.quoting": quoting,
             "task.multi_label": multi_label,
             "task.class_weights": class_weights,
             "method.name": method,

@@ -26,6 +26,10 @@ FORMATS = {
     ".parquet": "parquet",
 }
 SUPPORTED = ".csv, .tsv, .tab, .jsonl, .json (JSON Lines), .parquet"
+QUOTING = ("auto", "none", "csv")
+"""How quotes in delimited files are read: auto (CSV quoted, TSV not, as GLUE, CLUE and
+ChnSentiCorp ship them), none (a quote is an ordinary character; cells hold no tab or line
+break), csv (RFC 4180 quoting, for TSV written by a CSV writer)."""
 
 
 @dataclass
@@ -46,12 +50,15 @@ def read_examples(
     require_label: bool = True,
     multi_label: bool = False,
     label_sep: str = "|",
+    quoting: str = "auto",
 ) -> list[Example]:
     """Read one data file; the format comes from the extension.
 
     Labels are strings: ``1`` and ``1.0`` become ``"1"``. With ``multi_label`` a label is a
     list of strings, from a JSON/Parquet list or a cell split on ``label_sep``; an explicit
     empty list means "no label applies" and is kept, a blank or null cell is a missing label.
+    ``quoting`` (see :data:`QUOTING`): a ``.tsv`` is read without quote processing unless it
+    is ``csv``.
 
     Raises:
         UserError: the file is missing, unreadable, or a row is bad (the message says where).
@@ -72,6 +79,8 @@ def read_examples(
         text = _decode(data, path)
         if fmt == "jsonl":
             table = _read_jsonl(text, path)
+        elif _plain(fmt, quoting):
+            table = _read_plain(text, path, "," if fmt == "csv" else "\t", fmt.upper())
         else:
             table = _read_delimited(text, path, "," if fmt == "csv" else "\t", fmt.upper())
     return _to_examples(
@@ -107,6 +116,53 @@ def _decode(data: bytes, path: object) -> str:
     return text.removeprefix("\ufeff")  # a BOM (Excel) would otherwise rename column 1
 
 
+def _plain(fmt: str, quoting: str) -> bool:
+    if quoting not in QUOTING:
+        raise UserError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTING)}")
+    if quoting == "auto":
+        return fmt == "tsv"
+    return quoting == "none"
+
+
+def _header(cells: list[str], path: object, line: int) -> list[str]:
+    header = [c.strip() for c in cells]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if name in seen:
+            raise UserError(
+                f"{where(path, line)}: column name {name!r} appears twice (columns {seen[name]} "
+                f"and {i}); rename one"
+            )
+        seen[name] = i
+    return header
+
+
+def _read_plain(text: str, path: object, delimiter: str, kind: str) -> _Table:
+    """Delimited text without quote processing: one row per line, cells split on the
+    delimiter, a quote is an ordinary character (how GLUE-style TSV files are written)."""
+    header: list[str] | None = None
+    rows: list[tuple[int, dict]] = []
+    for n, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r")
+        if not line.strip():
+            continue
+        cells = line.split(delimiter)
+        if header is None:
+            header = _header(cells, path, n)
+            continue
+        if len(cells) != len(header):
+            sep = "tab" if delimiter == "\t" else repr(delimiter)
+            raise UserError(
+                f"{where(path, n)}: expected {len(header)} fields, found {len(cells)} "
+                f"(cells split on every {sep}; this {kind} is read without quote processing: "
+                "if its cells are quoted, pass --quoting csv)"
+            )
+        rows.append((n, dict(zip(header, cells))))
+    if header is None:
+        raise UserError(f"{path}: empty file (no rows)")
+    return _Table(header, rows, "line")
+
+
 def _read_delimited(text: str, path: object, delimiter: str, kind: str) -> _Table:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
@@ -119,9 +175,8 @@ def _read_delimited(text: str, path: object, delimiter: str, kind: str) -> _Tabl
             if not any(c.strip() for c in cells):
                 continue  # blank line, or a row of empty cells (spreadsheet leftovers)
             if header is None:
-                header = [c.strip() for c in cells]
-                for i, name in enumerate(header):
-                    index.setdefault(name, i)
+                header = _header(cells, path, line)
+                index = {name: i for i, name in enumerate(header)}
                 continue
             if len(cells) != len(header):
                 raise UserError(
@@ -247,7 +302,23 @@ def _text(value: object, at: str) -> str:
         raise UserError(f"{at}: expected text, found {type(value).__name__} {value!r}")
     if not value.strip():
         raise UserError(f"{at}: empty text")
+    bad = lone_surrogate(value)
+    if bad is not None:
+        raise UserError(
+            f"{at}: a lone surrogate (U+{ord(value[bad]):04X} at character {bad + 1}) is not "
+            "text; a JSON escape like \\ud800 without its pair? fix or remove it"
+        )
     return value
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Index of the first lone surrogate code point in ``text`` (it cannot be encoded as
+    UTF-8 and breaks tokenizers), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.start
+    return None
 
 
 def _single_label(value: object, at: str) -> str | None:

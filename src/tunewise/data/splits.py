@@ -115,6 +115,7 @@ def load_splits(data: DataConfig, *, multi_label: bool) -> Splits:
             require_label=True,
             multi_label=multi_label,
             label_sep=data.label_sep,
+            quoting=getattr(data, "quoting", "auto"),
         )
 
     train = read(data.train)

@@ -37,6 +37,7 @@ def probe_examples(
         "text_pair_column": data.get("text_pair_column"),
         "label_column": data.get("label_column", "label"),
         "label_sep": data.get("label_sep", "|"),
+        "quoting": data.get("quoting", "auto"),
     }
     for path in [probe] if probe is not None else [data.get(k) for k in ("dev", "test", "train")]:
         if path and Path(path).is_file():
