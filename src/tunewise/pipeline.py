@@ -234,6 +234,7 @@ def _train(
     from transformers import AutoModelForSequenceClassification
 
     from tunewise.data import load_splits
+    from tunewise.data.saved import save_split
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
@@ -269,6 +270,7 @@ def _train(
     if main:
         write_json(run.labels, {"labels": task.labels, "multi_label": task.multi_label})
         write_json(run.data, data_record(splits.info, resolved, enc))
+        save_split(run.path, "dev", splits.dev)  # probes (int8 export) stay off test
     meta = {
         "labels": task.labels,
         "multi_label": task.multi_label,

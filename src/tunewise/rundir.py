@@ -113,6 +113,10 @@ class RunDir:
         import tunewise
 
         self.path.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            from tunewise.outdir import claim
+
+            claim(self.path, "run")  # --overwrite may delete only what tunewise created
         info = self.info() if resume else {}
         info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         info["resumed"] = info.get("resumed", 0) + (1 if resume else 0)
@@ -151,20 +155,11 @@ class RunDir:
 
 
 def prepare_out(path: Path, overwrite: bool) -> None:
-    """Refuse to write a new run over an existing one unless asked to."""
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            status = RunDir(path).status()
-            what = f"a run (status: {status})" if status != "missing" else "files"
-            raise UserError(
-                f"{path}: already holds {what}; choose another --out, pass --overwrite, "
-                f"or continue it with --resume {path}"
-            )
-        if not (path / RUN_FILE).is_file():
-            raise UserError(
-                f"{path}: --overwrite only replaces run directories, and this is not one"
-            )
-        shutil.rmtree(path)
+    """Refuse to write a new run over an existing one unless asked to (and then only over a
+    folder tunewise created, never a run a live process is writing)."""
+    from tunewise.outdir import prepare_run_out
+
+    prepare_run_out(path, overwrite)
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

@@ -55,12 +55,10 @@ def test_int8_export_is_smaller_and_agrees(exports):
 
 def test_int8_falls_back_to_fewer_int8_layers_then_fails_loudly(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setitem(onnx_export.LIMITS, "int8", {"agreement": 1.01})
-    with pytest.raises(onnx_export.ParityError, match="PARITY FAILED: label agreement"):
+    with pytest.raises(onnx_export.ParityError, match="PARITY FAILED .best of 3 int8 recipes"):
         onnx_export.export_onnx(tiny_run, tmp_path / "q", quantize="int8", probe_rows=20)
-    saved = json.loads((tmp_path / "q" / "export.json").read_text())
-    tried = [t["recipe"] for t in saved["quantization"]["tried"]]
-    assert len(tried) == 3 and tried[-1].startswith("feed-forward fp32")
-    assert saved["quantization"]["kept_fp32_nodes"] == 4  # 2 layers x (up, down)
+    # nothing that looks like an export, and no temporary folder left beside it
+    assert not (tmp_path / "q").exists() and list(tmp_path.iterdir()) == []
 
 
 def test_failed_parity_is_loud_and_serve_refuses_it(tiny_run, tmp_path, monkeypatch):
@@ -69,8 +67,12 @@ def test_failed_parity_is_loud_and_serve_refuses_it(tiny_run, tmp_path, monkeypa
         onnx_export.export_onnx(
             tiny_run, tmp_path / "bad", probe=[Example("good film a b", None, None)] * 3
         )
+    assert not (tmp_path / "bad").exists()
+    monkeypatch.undo()
+    onnx_export.export_onnx(tiny_run, tmp_path / "bad", probe_rows=3)
     saved = json.loads((tmp_path / "bad" / "export.json").read_text())
-    assert saved["parity"]["ok"] is False and saved["parity"]["n"] == 3
+    saved["parity"]["ok"] = False  # an export whose parity failed (written by hand)
+    (tmp_path / "bad" / "export.json").write_text(json.dumps(saved))
     with pytest.raises(UserError, match="FAILED its parity check"):
         load_served(str(tmp_path / "bad"))
     assert load_served(str(tmp_path / "bad"), allow_failed_parity=True).kind == "classification"

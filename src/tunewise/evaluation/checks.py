@@ -89,8 +89,9 @@ def eval_mode(model, batch: dict) -> dict:
     """Two forward passes on the same batch in eval mode give the same outputs (dropout off)."""
     model.eval()
     batch = _on_device(batch, model)
-    a = model(**batch).logits.float()
-    b = model(**batch).logits.float()
+    with torch.no_grad():  # no graph: two forward passes only (and no grad warning)
+        a = model(**batch).logits.float()
+        b = model(**batch).logits.float()
     diff = float((a - b).abs().max())
     ok = diff == 0.0
     return {

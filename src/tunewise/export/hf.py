@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tunewise.errors import UserError
 from tunewise.export.parity import ParityError, compare, probe_examples
+from tunewise.outdir import claim, prepare_export_out
 from tunewise.rundir import replace_dir, write_json
 
 
@@ -41,8 +42,7 @@ def export_hf(
     run, out = Path(run), Path(out)
     if not (run / "run.json").is_file():
         raise UserError(f"{run}: not a tunewise run directory")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"{out}: already exists and is not empty; pass --overwrite")
+    prepare_export_out(out, overwrite)
     source = Predictor(run)
     method = source.meta.get("method") or {"name": "full", "options": {}}
     m = get_method(method["name"])
@@ -91,6 +91,7 @@ def export_hf(
                 f"({where}); nothing written to {out} (record in {run}/exports/{out.name}.json)"
             )
         write_json(tmp / "export.json", record)
+        claim(tmp, "export")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -3,8 +3,8 @@
 ``export_onnx(run, out)`` writes ``out/`` with ``model.onnx``, the tokenizer, ``config.json``,
 ``tunewise.json`` and ``export.json`` (format, precision, size, parity). Parity runs the torch
 model and the ONNX Runtime session on a probe set and records label agreement and the largest
-logit difference; an export that fails parity is still written (to inspect) but marked
-``"ok": false``, raises :class:`ParityError`, and `tunewise serve` refuses it.
+logit difference; an export that fails parity writes nothing (it is built in a temporary
+folder renamed into place only when parity holds) and raises :class:`ParityError`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 from tunewise.errors import UserError
 from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE, OnnxPredictor
 from tunewise.export.parity import probe_examples
+from tunewise.outdir import claim, prepare_export_out
 from tunewise.predictor import META_FILE, Predictor
 from tunewise.rundir import replace_dir, write_json
 
@@ -68,18 +69,30 @@ def export_onnx(
 
     Raises:
         UserError: bad source, quantize value, or an existing ``out`` without ``overwrite``.
-        ParityError: the export disagrees with torch beyond ``LIMITS`` (files are written).
+        ParityError: the export disagrees with torch beyond ``LIMITS`` (nothing is written).
     """
     if quantize not in (None, "int8"):
         raise UserError(f"--quantize {quantize!r}: the choices are int8 (or leave it out)")
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"{out}: already exists; choose another --out or pass --overwrite")
+    prepare_export_out(out, overwrite)
     pred = Predictor(source)
     model_dir = Path(source) / "model" if pred.run is not None else Path(source)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        info = _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed export leaves nothing behind
+        raise
+    claim(tmp, "export")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, out)
+    return info
+
+
+def _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol) -> dict:
+    """Write the export into ``tmp``; raise ParityError (nothing kept) when no recipe passes."""
     t0 = time.time()
     pred.tokenizer.save_pretrained(tmp)
     for f in (META_FILE, "config.json"):
@@ -100,14 +113,22 @@ def export_onnx(
     limits = dict(LIMITS[precision])
     if atol is not None and precision == "fp32":
         limits["max_logit_diff"] = atol
-    tried = []
+    tried, best = [], None
     for recipe, exclude in _recipes(fp32) if quantize else [(None, [])]:
         if recipe is not None:
             _quantize(fp32, tmp / ONNX_FILE, exclude)
         parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, limits)
         tried.append({"recipe": recipe, "label_agreement": parity["label_agreement"]})
+        if best is None or parity["label_agreement"] > best[2]["label_agreement"]:
+            best = (recipe, exclude, parity)
         if parity["ok"]:
             break
+    recipe, exclude, parity = best  # the first recipe that passes, else the best one tried
+    if not parity["ok"]:
+        what = f" (best of {len(tried)} int8 recipes: {recipe})" if quantize else ""
+        raise ParityError(
+            f"PARITY FAILED{what}: {parity['message']} on {probe_from}; nothing was written"
+        )
     if quantize:
         fp32.unlink()
     parity["probe"] = probe_from
@@ -134,10 +155,6 @@ def export_onnx(
         "versions": _versions(),
     }
     write_json(tmp / EXPORT_FILE, info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    replace_dir(tmp, out)
-    if not parity["ok"]:
-        raise ParityError(f"{out}: PARITY FAILED: {parity['message']}")
     return info
 
 

@@ -23,8 +23,9 @@ def probe_examples(
     source: Path, tokenizer, n: int = 256, probe: Path | None = None, multi_label: bool = False
 ):
     """Up to ``n`` examples to compare an export with its source on, and where they came from:
-    ``probe``, else the run's dev, test or train file (dev first: an int8 export picks its
-    recipe on the probe, so the test split stays out of that choice), else random words."""
+    ``probe``, else the run's own dev split (saved in ``RUN/splits/dev.jsonl``), its dev or
+    train file, else random words: never test (an int8 export picks its recipe on the probe,
+    so the test split stays out of that choice)."""
     from tunewise.config import load_yaml
     from tunewise.data import Example, read_examples
 
@@ -39,7 +40,14 @@ def probe_examples(
         "label_sep": data.get("label_sep", "|"),
         "quoting": data.get("quoting", "auto"),
     }
-    for path in [probe] if probe is not None else [data.get(k) for k in ("dev", "test", "train")]:
+    if probe is None:
+        from tunewise.data.saved import load_split, split_path
+
+        saved = load_split(source, "dev")  # the run's own dev rows, also when split off train
+        if saved:
+            where = split_path(source, "dev")
+            return saved[:n], f"{where} (the run's dev split, first {min(n, len(saved))} rows)"
+    for path in [probe] if probe is not None else [data.get(k) for k in ("dev", "train")]:
         if path and Path(path).is_file():
             try:
                 exs = read_examples(path, require_label=False, multi_label=multi_label, **cols)
