@@ -27,6 +27,7 @@ def _columns(run: Path, text_column, text_pair_column, label_column) -> dict:
 
 
 def _read_inputs(path: Path, cols: dict, require_label: bool, multi_label: bool):
+    from tunewise.cli.paths import text_lines
     from tunewise.data import Example, read_examples
     from tunewise.errors import UserError
 
@@ -34,7 +35,7 @@ def _read_inputs(path: Path, cols: dict, require_label: bool, multi_label: bool)
         if not path.is_file():
             raise UserError(f"{path}: file not found")
         try:
-            lines = path.read_bytes().decode("utf-8").splitlines()
+            lines = text_lines(path.read_bytes().decode("utf-8"))
         except UnicodeDecodeError as e:
             line = path.read_bytes()[: e.start].count(b"\n") + 1
             raise UserError(
@@ -64,6 +65,10 @@ def evaluate(
     from tunewise.cli.report import print_metrics
     from tunewise.rundir import write_json
 
+    if output is not None:
+        from tunewise.cli.paths import check_output_file
+
+        check_output_file(output, [data])
     pred = tunewise.load(run)
     if pred.task.name == "tokens":
         metrics = pred.evaluate_file(data)
@@ -102,6 +107,10 @@ def predict(
     import tunewise
     from tunewise.rundir import atomic_write
 
+    if output is not None:
+        from tunewise.cli.paths import check_output_file
+
+        check_output_file(output, [input])  # never over the input, never onto a folder
     pred = tunewise.load(run)
     cols = _columns(run, text_column, text_pair_column, None)
     exs = _read_inputs(input, cols, False, pred.task.multi_label)

@@ -1,0 +1,41 @@
+"""Checks on output paths a command writes: never over its input, never onto a folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tunewise.errors import UserError
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output_file(output: Path, inputs: list[Path], flag: str = "--output") -> None:
+    """Refuse an output file that is one of the inputs, a folder, or under a file (one line)."""
+    output = Path(output)
+    for path in inputs:
+        if path is not None and _same(output, Path(path)):
+            raise UserError(
+                f"{flag} {output}: is the input file; choose another path (writing there would "
+                "replace your data)"
+            )
+    if output.is_dir():
+        raise UserError(f"{flag} {output}: is a folder; give a file path, e.g. {output}/out.jsonl")
+    parent = output.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{flag} {output}: {parent} is a file, so it cannot hold {output.name}")
+
+
+def text_lines(text: str) -> list[str]:
+    """Lines of a .txt input: split on newlines only (CRLF too), never on U+2028, form feed
+    or the other characters ``str.splitlines`` breaks at."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
