@@ -45,6 +45,10 @@ def serve(
     allow_failed_parity: Annotated[
         bool, Opt(help="Serve an export whose parity check failed")
     ] = False,
+    open_docs: Annotated[
+        bool,
+        Opt(help="With an API key, leave /docs, /openapi.json and /metrics open without it"),
+    ] = False,
 ) -> None:
     """Serve models over HTTP: /v1/classify, /v1/entities, /v1/generate, /v1/chat/completions,
     /v1/models, /healthz, /readyz, /metrics (OpenAPI at /docs)."""
@@ -53,6 +57,8 @@ def serve(
     from tunewise.errors import UserError
     from tunewise.serve.settings import ServeSettings
 
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port {port}: a port is a number from 0 to 65535")
     try:
         settings = ServeSettings(
             max_batch=max_batch,
@@ -65,6 +71,7 @@ def serve(
             api_key=os.environ.get(api_key_env) or None,
             threads=threads,
             workers=workers,
+            open_docs=open_docs,
         )
     except ValidationError as e:
         raise UserError(
@@ -92,7 +99,8 @@ def serve(
     for base, names in shared_bases(served):
         print(f"{len(names)} adapters share base {base}: {', '.join(names)}", flush=True)
     if settings.api_key:
-        print(f"API key required (from ${api_key_env})", flush=True)
+        closed = "" if open_docs else "; /docs, /openapi.json and /metrics need it too"
+        print(f"API key required (from ${api_key_env}){closed}", flush=True)
     config = uvicorn.Config(
         app,
         host=host,

@@ -8,7 +8,8 @@ Up to ``workers`` batches run at once, each in its own thread: while one batch c
 event loop answers the previous one and the next gathers, so a 2-core machine keeps both
 cores busy (with one worker the server measured ~1 core of CPU at 32 concurrent clients).
 A full queue refuses new work at once (the caller answers 503 + Retry-After): memory stays
-bounded however many clients connect.
+bounded however many clients connect. A batch that raises is rerun request by request, so a
+request whose text breaks the model fails alone and the others batched with it are answered.
 """
 
 from __future__ import annotations
@@ -133,20 +134,31 @@ class MicroBatcher:
         try:
             items = [x for job in jobs for x in job.items]
             self.on_batch(len(items))
+            loop = asyncio.get_running_loop()
             try:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, self.fn, items
-                )
-            except Exception as e:  # the requests in this batch fail; the server goes on
+                results = await loop.run_in_executor(self._pool, self.fn, items)
+                if len(results) != len(items):
+                    raise RuntimeError(f"model returned {len(results)} results for {len(items)}")
+            except Exception as e:
+                if len(jobs) == 1:  # the failing request is this one alone
+                    if not jobs[0].future.done():
+                        jobs[0].future.set_exception(e)
+                    return
+                # one request's items failed the batch: run each request on its own, so
+                # only the one that fails gets the error and the others are answered
                 for job in jobs:
+                    try:
+                        part = await loop.run_in_executor(self._pool, self.fn, job.items)
+                        if len(part) != len(job.items):
+                            raise RuntimeError(
+                                f"model returned {len(part)} results for {len(job.items)}"
+                            )
+                    except Exception as err:
+                        if not job.future.done():
+                            job.future.set_exception(err)
+                        continue
                     if not job.future.done():
-                        job.future.set_exception(e)
-                return
-            if len(results) != len(items):
-                err = RuntimeError(f"model returned {len(results)} results for {len(items)}")
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(err)
+                        job.future.set_result(part)
                 return
             at = 0
             for job in jobs:

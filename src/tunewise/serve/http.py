@@ -30,6 +30,11 @@ ENDPOINTS = {
 }
 
 
+CLOSED_WITH_KEY = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/metrics"}
+"""Pages that need the API key when one is set (unless ``open_docs``): the schema and the
+metrics tell a stranger what the server runs and how busy it is."""
+
+
 class ApiError(Exception):
     """A request the server refuses, with its status and a message for the client."""
 
@@ -129,22 +134,15 @@ class GuardMiddleware:
 
     async def _check(self, scope, receive, path):
         s = self.settings
-        if not path.startswith("/v1/"):
-            return None, receive
         headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
+        if not path.startswith("/v1/"):
+            if s.api_key is not None and not s.open_docs and path in CLOSED_WITH_KEY:
+                return self._auth(headers), receive
+            return None, receive
         if s.api_key is not None:
-            auth = headers.get("authorization", b"").decode("latin-1")
-            scheme, _, token = auth.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), s.api_key.encode()
-            ):
-                why = "missing" if not auth else "wrong"
-                return error_response(
-                    401,
-                    "unauthorized",
-                    f"{why} API key: send the header 'Authorization: Bearer <key>'",
-                    headers={"WWW-Authenticate": "Bearer"},
-                ), receive
+            refusal = self._auth(headers)
+            if refusal is not None:
+                return refusal, receive
         if scope["method"] != "POST":
             return None, receive
         declared = headers.get("content-length")
@@ -181,6 +179,22 @@ class GuardMiddleware:
             return await receive()
 
         return None, replay
+
+    def _auth(self, headers):
+        """None when the request carries the API key, else the 401 response."""
+        auth = headers.get("authorization", b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self.settings.api_key.encode()
+        ):
+            return None
+        why = "missing" if not auth else "wrong"
+        return error_response(
+            401,
+            "unauthorized",
+            f"{why} API key: send the header 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
     def _too_big(self, size):
         got = f"{size} bytes" if size is not None else "more"

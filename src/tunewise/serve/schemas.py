@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _unicode_text(value: str) -> str:
+    """Refuse text a tokenizer cannot take: a lone surrogate (``"\\ud800"`` in JSON) has no
+    UTF-8 form, and inside a micro-batch it would fail every request batched with it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"a lone surrogate (U+{ord(value[e.start]):04X} at character {e.start + 1}) is not "
+            "valid Unicode text; send each surrogate with its pair or remove it"
+        ) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode_text)]
+"""A string that is valid Unicode (no lone surrogates)."""
 
 
 class _Body(BaseModel):
@@ -12,8 +29,8 @@ class _Body(BaseModel):
 
 
 class ClassifyRequest(_Body):
-    texts: list[str] = Field(min_length=1, description="Texts to classify (at least one).")
-    text_pairs: list[str] | None = Field(
+    texts: list[Text] = Field(min_length=1, description="Texts to classify (at least one).")
+    text_pairs: list[Text] | None = Field(
         None, description="Second texts of sentence pairs, one per text (pair models)."
     )
     top_k: int | None = Field(None, ge=1, description="Also return the k most probable labels.")
@@ -39,7 +56,7 @@ class ClassifyResponse(BaseModel):
 
 
 class EntitiesRequest(_Body):
-    texts: list[str] = Field(min_length=1, description="Texts to tag (at least one).")
+    texts: list[Text] = Field(min_length=1, description="Texts to tag (at least one).")
     model: str | None = None
 
 
@@ -64,14 +81,14 @@ class _Sampling(_Body):
     max_new_tokens: int = Field(64, ge=1, description="Most tokens to generate.")
     temperature: float = Field(0.0, ge=0, le=5, description="0 = greedy decoding.")
     top_p: float = Field(1.0, gt=0, le=1)
-    stop: list[str] | str | None = Field(None, description="Stop before any of these strings.")
+    stop: list[Text] | Text | None = Field(None, description="Stop before any of these strings.")
     stream: bool = Field(False, description="Send server-sent events as text is generated.")
     seed: int | None = None
     model: str | None = None
 
 
 class GenerateRequest(_Sampling):
-    prompt: str = Field(min_length=1)
+    prompt: Text = Field(min_length=1)
 
 
 class GenerateResponse(BaseModel):
@@ -85,7 +102,7 @@ class GenerateResponse(BaseModel):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: Text
 
 
 class ChatRequest(_Sampling):
@@ -102,13 +119,23 @@ class ModelInfo(BaseModel):
     owned_by: str = "tunewise"
     kind: Literal["classification", "tokens", "generation"]
     backend: str
-    path: str
+    path: str = Field(
+        description="The served folder's name (never a full path: it would tell "
+        "clients how the server's disk is laid out)."
+    )
     labels: list[str] | None = None
     adapter: bool = Field(False, description="A LoRA-family or IA3 adapter run on a base model.")
     base: str | None = Field(None, description="The adapter's base model.")
     shares_base_with: list[str] | None = Field(
         None, description="Served models whose adapters share this one's loaded base."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _no_absolute_path(cls, value: str) -> str:
+        from pathlib import PurePath
+
+        return PurePath(value).name or value
 
 
 class ModelList(BaseModel):

@@ -26,6 +26,9 @@ class ServeSettings(BaseModel):
     """Most tokens one generation request may ask for (422 beyond)."""
     api_key: str | None = None
     """When set, every /v1 request needs `Authorization: Bearer <key>` (401 otherwise)."""
+    open_docs: bool = False
+    """With an API key, /docs, /openapi.json and /metrics need the key too unless this is
+    set (they tell a stranger what the server runs); without a key they are always open."""
     threads: int | None = Field(1, ge=1)
     """CPU threads of each model's forward pass (torch); None = torch's default. One is
     fastest on a shared CPU (measured here: 2 threads were 2-6x slower under load)."""
