@@ -75,6 +75,7 @@ def test_a_kill_while_the_same_step_is_resaved_leaves_a_resumable_run(tmp_path, 
         ck.save_checkpoint(root, 5, model, opt, sched, {"step": 5, "v": "new"})
     monkeypatch.setattr(ck.os, "replace", real)
     assert not (root / "step-00000005").exists()  # moved aside, never deleted in place
+    ck.recover(root)
     latest = ck.latest_checkpoint(root)
     assert latest == root / "step-00000005"
     state = ck.load_checkpoint(latest, *_parts())
@@ -88,5 +89,7 @@ def test_a_complete_temp_copy_is_recovered_and_a_half_one_dropped(tmp_path):
     done = ck.save_checkpoint(root, 7, model, opt, sched, {"step": 7})
     os.replace(done, root / ".tmp-step-00000007-123")  # complete, under its temporary name
     (root / ".tmp-step-00000009-123").mkdir()  # half written: no marker
+    assert ck.latest_checkpoint(root) is None  # reading never moves a writer's files
+    ck.recover(root)
     assert ck.latest_checkpoint(root) == root / "step-00000007"
     assert sorted(p.name for p in root.iterdir()) == ["step-00000007"]

@@ -127,7 +127,10 @@ def _step_of(path: Path) -> int:
 
 def recover(root: Path) -> None:
     """Put back a complete checkpoint a kill left under a temporary or moved-aside name (when
-    its step has no complete checkpoint), and remove incomplete leftovers."""
+    its step has no complete checkpoint), and remove incomplete leftovers. Only for a run no
+    process is writing (on ``--resume``, before the checkpoint is chosen)."""
+    if not root.is_dir():
+        return
     for leftover in sorted([*root.glob(".tmp-step-*"), *root.glob(".old-step-*")]):
         final = root / f"step-{_step_of(leftover):08d}"
         try:
@@ -142,11 +145,10 @@ def recover(root: Path) -> None:
 
 
 def latest_checkpoint(root: Path) -> Path | None:
-    """The newest complete checkpoint under ``root``, after :func:`recover` (unmarked ones
-    are ignored)."""
+    """The newest complete checkpoint under ``root`` (temporary and unmarked ones ignored;
+    call :func:`recover` first when resuming, never while a writer may be saving)."""
     if not root.is_dir():
         return None
-    recover(root)
     done = sorted(p for p in root.glob("step-*") if (p / MARKER).is_file())
     return done[-1] if done else None
 

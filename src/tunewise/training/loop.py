@@ -18,7 +18,12 @@ import torch
 
 from tunewise.config import TrainConfig
 from tunewise.training.batching import eval_batches, padding_stats, plan_batches, shard
-from tunewise.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from tunewise.training.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    recover,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -229,6 +234,9 @@ def fit(
 
     state = LoopState()
     if resume:
+        if accelerator.is_main_process:
+            recover(checkpoint_dir)  # a complete copy a kill left under a temporary name
+        accelerator.wait_for_everyone()
         ckpt = latest_checkpoint(checkpoint_dir)
         if ckpt is not None:
             state = LoopState(**load_checkpoint(ckpt, raw, optimizer, scheduler, load_method_state))
