@@ -42,6 +42,10 @@ class LoopState:
     last_eval_step: int | None = None
     bf16: bool = False
     epochs_done: float = 0.0
+    run_loss: float = 0.0
+    """Sum of the losses since the last logged record (so the first record after a resume
+    averages the same batches an uninterrupted run's does)."""
+    run_n: int = 0
     evals: list = field(default_factory=list)
 
 
@@ -52,7 +56,8 @@ def bf16_is_fast(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    a = torch.randn(256, 256)
+    # a private generator: the probe never moves the global RNG (resumes stay exact)
+    a = torch.randn(256, 256, generator=torch.Generator().manual_seed(0))
     times = {}
     for dt in (torch.float32, torch.bfloat16):
         x = a.to(dt)
@@ -61,7 +66,9 @@ def bf16_is_fast(device: torch.device) -> bool:
         for _ in range(8):
             x @ x
         times[dt] = time.perf_counter() - t
-    return times[torch.bfloat16] < 0.8 * times[torch.float32]
+    # a wide margin: fast CPUs measured ~2.5x faster in bf16, slow ones ~50x slower, so a
+    # loaded machine's timing noise does not flip the choice
+    return times[torch.bfloat16] < 0.5 * times[torch.float32]
 
 
 def build_optimizer(model, cfg: TrainConfig):
@@ -245,6 +252,7 @@ def fit(
             )
 
     def checkpoint() -> None:
+        state.run_loss, state.run_n = running, running_n
         if accelerator.is_main_process:
             save_checkpoint(
                 checkpoint_dir,
@@ -309,17 +317,23 @@ def fit(
         model.train()
 
     progress = _Progress(total, accelerator.is_main_process, state.step, echo)
-    use_bf16 = bf16_is_fast(accelerator.device) if cfg.bf16 == "auto" else bool(cfg.bf16)
-    state.bf16 = use_bf16
-    if cfg.bf16 == "auto":
+    if cfg.bf16 == "auto" and state.step > 0:
+        use_bf16 = state.bf16  # decided once, when the run started: a resume never re-measures
+        echo(f"bf16 autocast: {'on' if use_bf16 else 'off'} (the run's saved choice)")
+    elif cfg.bf16 == "auto":
+        use_bf16 = bf16_is_fast(accelerator.device)
         echo(f"bf16 autocast: {'on' if use_bf16 else 'off (bf16 matmul is slow on this device)'}")
+    else:
+        use_bf16 = bool(cfg.bf16)
+    state.bf16 = use_bf16
     autocast = (
         torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16)
         if use_bf16
         else contextlib.nullcontext()
     )
     model.train()
-    running, running_n = 0.0, 0
+    # carried over a resume (the main process's share: it is the one that saved them)
+    running, running_n = (state.run_loss, state.run_n) if accelerator.is_main_process else (0, 0)
     try:
         while state.epoch < n_epochs and state.step < total and not state.stopped_early:
             plan = shard(
