@@ -41,7 +41,7 @@ def test_bad_override_and_unknown_model(tmp_path, capsys):
     code, out = _run(["train", "--train", "x.csv", "train.lr=abc"], capsys)
     assert code == 2 and "train.lr" in out.err
     f = tmp_path / "t.csv"
-    f.write_text("text,label\na,x\nb,y\n")
+    f.write_text("text,label\n" + "".join(f"t{i},{'xy'[i % 2]}\n" for i in range(20)))
     code, out = _run(
         ["train", "--model", "no-such-model", "--train", str(f), "--out", str(tmp_path / "r")],
         capsys,

@@ -39,3 +39,43 @@ def text_lines(text: str) -> list[str]:
     """Lines of a .txt input: split on newlines only (CRLF too), never on U+2028, form feed
     or the other characters ``str.splitlines`` breaks at."""
     return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+_FLAG_NAMES = {
+    "model.name": "--model",
+    "data.train": "--train",
+    "method.name": "--method",
+    "task.type": "--task",
+    "train.early_stopping_patience": "--early-stopping",
+    "doctor.enabled": "--doctor/--no-doctor",
+    "doctor.allow": "--allow",
+    "track.backends": "--track",
+    "train.bf16": "--bf16/--no-bf16",
+    "task.multi_label": "--multi-label",
+}
+
+
+def flag_name(key: str) -> str:
+    """The CLI flag of a dotted config key (``train.epochs`` -> ``--epochs``)."""
+    return _FLAG_NAMES.get(key, "--" + key.rsplit(".", 1)[-1].replace("_", "-"))
+
+
+def refuse_resume_flags(resume: Path, flags: dict, config, overrides, overwrite: bool) -> None:
+    """``--resume`` continues a run with its saved settings: refuse, in one line, every other
+    setting given with it (silently ignoring ``--epochs 5 --lr 0.5 --out elsewhere`` trained
+    with the old settings into the old folder)."""
+    given = [
+        flag_name(k)
+        for k, v in flags.items()
+        if v is not None and not (k == "out" and _same(Path(v), Path(resume)))
+    ]
+    if config is not None:
+        given.insert(0, "--config")
+    given += list(overrides or [])
+    if overwrite:
+        given.append("--overwrite")
+    if given:
+        raise UserError(
+            f"--resume {resume} continues the run with its saved settings (its config.yaml); "
+            f"drop {', '.join(given)}, or start a new run with another --out to change them"
+        )

@@ -99,49 +99,49 @@ def train(
 
     from tunewise.config import build_config, load_yaml
     from tunewise.distributed import accelerate_cpu_request, relaunch
-    from tunewise.errors import UserError
 
     n_proc = accelerate_cpu_request()
     if n_proc:
         relaunch(n_proc, sys.argv[1:])
 
+    flags = {
+        "model.name": model,
+        "model.max_length": max_length,
+        "data.train": train_file,
+        "data.dev": dev,
+        "data.test": test,
+        "data.text_column": text_column,
+        "data.text_pair_column": text_pair_column,
+        "data.label_column": label_column,
+        "data.quoting": quoting,
+        "task.multi_label": multi_label,
+        "task.class_weights": class_weights,
+        "method.name": method,
+        "task.type": task,
+        "data.tag_column": tag_column,
+        "data.tag_scheme": tag_scheme,
+        "data.token_format": token_format,
+        "train.epochs": epochs,
+        "train.max_steps": max_steps,
+        "train.batch_size": batch_size,
+        "train.grad_accum": grad_accum,
+        "train.lr": lr,
+        "train.seed": seed,
+        "train.seeds": seeds,
+        "train.bf16": bf16,
+        "train.eval_every": eval_every,
+        "train.early_stopping_patience": early_stopping,
+        "doctor.allow": allow or None,
+        "doctor.enabled": doctor,
+        "track.backends": [t.strip() for t in track.split(",") if t.strip()] if track else None,
+        "out": out,
+    }
     if resume is not None:
-        if any(v is not None for v in (config, model, train_file, dev, test)) or overrides:
-            raise UserError("--resume takes only the run directory; its saved config is used")
+        from tunewise.cli.paths import refuse_resume_flags
+
+        refuse_resume_flags(resume, flags, config, overrides, overwrite)
     else:
         base = load_yaml(config) if config else {}
-        flags = {
-            "model.name": model,
-            "model.max_length": max_length,
-            "data.train": train_file,
-            "data.dev": dev,
-            "data.test": test,
-            "data.text_column": text_column,
-            "data.text_pair_column": text_pair_column,
-            "data.label_column": label_column,
-            "data.quoting": quoting,
-            "task.multi_label": multi_label,
-            "task.class_weights": class_weights,
-            "method.name": method,
-            "task.type": task,
-            "data.tag_column": tag_column,
-            "data.tag_scheme": tag_scheme,
-            "data.token_format": token_format,
-            "train.epochs": epochs,
-            "train.max_steps": max_steps,
-            "train.batch_size": batch_size,
-            "train.grad_accum": grad_accum,
-            "train.lr": lr,
-            "train.seed": seed,
-            "train.seeds": seeds,
-            "train.bf16": bf16,
-            "train.eval_every": eval_every,
-            "train.early_stopping_patience": early_stopping,
-            "doctor.allow": allow or None,
-            "doctor.enabled": doctor,
-            "track.backends": [t.strip() for t in track.split(",") if t.strip()] if track else None,
-            "out": out,
-        }
         cfg = build_config(
             base, {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}, overrides
         )

@@ -95,6 +95,24 @@ def _allocate(sizes: dict, share: float, total: int, caps: dict) -> dict:
     return count
 
 
+def _refuse_empty(path, rows: int, dev_share: float, test_share: float, dev, test) -> None:
+    """A split asked for (share > 0) that came out empty: the run would end with an empty
+    metrics table, so refuse it and say how many rows a split needs."""
+    empty = [
+        n
+        for n, share, part in (("dev", dev_share, dev), ("test", test_share, test))
+        if share > 0 and not part
+    ]
+    if not empty:
+        return
+    need = max(math.ceil(0.5 / share) for share in (dev_share, test_share) if share > 0)
+    raise UserError(
+        f"{path}: {rows} rows are too few to split off {' and '.join(empty)} "
+        f"(shares dev {dev_share:g}, test {test_share:g}: at least {need} distinct texts, two "
+        "or more per class, are needed); give --dev and --test files, or more rows"
+    )
+
+
 def load_splits(data: DataConfig, *, multi_label: bool) -> Splits:
     """Read train, dev and test as configured; split the missing ones off train.
 
@@ -147,6 +165,7 @@ def load_splits(data: DataConfig, *, multi_label: bool) -> Splits:
         train, dev_part, test_part = stratified_split(
             train, dev=dev_share, test=test_share, seed=data.split.seed
         )
+        _refuse_empty(data.train, len(train), dev_share, test_share, dev_part, test_part)
         info["split"] = {
             "from": "train",
             "dev": dev_share if dev is None else None,
