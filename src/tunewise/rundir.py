@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from tunewise.errors import UserError
+from tunewise.redact import redact_argv, redact_config
 
 RUN_FILE = "run.json"
 
@@ -120,7 +121,7 @@ class RunDir:
         info = self.info() if resume else {}
         info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         info["resumed"] = info.get("resumed", 0) + (1 if resume else 0)
-        info["command"] = sys.argv
+        info["command"] = redact_argv(sys.argv)  # no secret from the command line on disk
         info["versions"] = {
             "tunewise": tunewise.__version__,
             "torch": torch.__version__,
@@ -130,7 +131,7 @@ class RunDir:
         info.pop("error", None)
         write_json(self.run_file, info)
         if not resume:
-            atomic_write(self.config, yaml.safe_dump(config_dict, sort_keys=False))
+            atomic_write(self.config, yaml.safe_dump(redact_config(config_dict), sort_keys=False))
         self.set_status("running")
 
     def require_complete(self) -> None:
