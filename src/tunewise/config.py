@@ -83,8 +83,9 @@ class TaskConfig(_Section):
     """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
     class_weights: Literal["none", "balanced"] | list[float] = "none"
     """Loss weights per class: none, balanced (inverse frequency), or explicit list."""
-    calibrate: bool = False
-    """Apply the temperature fitted on dev to predicted probabilities (predict, serve)."""
+    calibrate: bool = True
+    """Apply the temperature fitted on dev to predicted probabilities (predict, serve) when it
+    lowers dev NLL (the decision is recorded in metrics.json); false = raw softmax."""
 
 
 class SFTConfig(_Section):

@@ -44,7 +44,9 @@ def _checks(
         out["reload_parity"] = checks.reload_parity(
             model, run.model, batch, load=load, expected=saved
         )
-        out["collapse"] = checks.collapse(task.predict(logits[probe_split], threshold), task.labels)
+        out["collapse"] = checks.collapse(
+            task.predict(logits[probe_split], threshold), task.labels, enc[probe_split].labels
+        )
     real_share = state.real_tokens / max(state.total_tokens, 1)
     out["padding"] = checks.padding(real_share)
     out["overfitting"] = checks.overfitting(state.evals, metric)
@@ -235,6 +237,7 @@ def _train(
 
     from tunewise.data import load_splits
     from tunewise.data.saved import save_split
+    from tunewise.evaluation.calibration import apply_temperature
     from tunewise.evaluation.checks import compare_to_baselines, tfidf_baseline
     from tunewise.evaluation.honest import add_intervals, calibration, find_label_issues
     from tunewise.evaluation.metrics import majority_baseline
@@ -351,8 +354,10 @@ def _train(
                 enc["test"].labels,
                 logits_by_split["test"],
             )
-            if metrics["calibration"] and cfg.task.calibrate:
-                meta["temperature"] = metrics["calibration"]["temperature"]
+            # applied by default where it lowers dev NLL; --no-calibrate turns it off
+            t = apply_temperature(metrics["calibration"], cfg.task.calibrate)
+            if t is not None:
+                meta["temperature"] = t
     if main:
         metrics["checks"]["label_issues"] = find_label_issues(
             raw, task, enc["train"], splits.train, pad_id, run.path / "label_issues.jsonl"

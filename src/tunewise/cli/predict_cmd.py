@@ -112,6 +112,10 @@ def predict(
 
         check_output_file(output, [input])  # never over the input, never onto a folder
     pred = tunewise.load(run)
+    from tunewise.evaluation.calibration import describe_temperature
+
+    if note := describe_temperature(getattr(pred, "temperature", 1.0)):
+        print(note, file=sys.stderr)
     cols = _columns(run, text_column, text_pair_column, None)
     exs = _read_inputs(input, cols, False, pred.task.multi_label)
     if pred.task.name == "tokens":  # entities with character offsets

@@ -37,6 +37,13 @@ def train(
         bool | None, Opt("--multi-label/--single-label", help="Several labels per example")
     ] = None,
     class_weights: Annotated[str | None, Opt(help="none or balanced")] = None,
+    calibrate: Annotated[
+        bool | None,
+        Opt(
+            "--calibrate/--no-calibrate",
+            help="Dev-fitted temperature on scores [on where it helps]",
+        ),
+    ] = None,
     method: Annotated[
         str | None,
         Opt(help="Fine-tuning method (see `tunewise methods`) [full]; options as --lora.r 8"),
@@ -116,6 +123,7 @@ def train(
         "data.quoting": quoting,
         "task.multi_label": multi_label,
         "task.class_weights": class_weights,
+        "task.calibrate": calibrate,
         "method.name": method,
         "task.type": task,
         "data.tag_column": tag_column,

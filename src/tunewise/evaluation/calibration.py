@@ -134,7 +134,43 @@ def calibration_report(dev_logits, dev_y, test_logits, test_y, n_bins: int = 15)
     return {
         "temperature": t,
         "n_bins": n_bins,
+        "dev_nll_scaled": _nll_logits(dev_logits, dev_y, t),
         "dev": _summary(dev_logits, dev_y, n_bins),
         "test": _summary(test_logits, test_y, n_bins),
         "test_scaled": _summary(test_logits, test_y, n_bins, t),
     }
+
+
+def apply_temperature(report: dict | None, enabled: bool = True) -> float | None:
+    """Decide whether predictions use the dev-fitted temperature, and record why in
+    ``report`` (``applied``, ``dev_nll_scaled``, ``decision``).
+
+    The temperature is applied when ``enabled`` (``--no-calibrate`` turns it off) and it
+    lowers the dev NLL; returns it then, else None (raw softmax)."""
+    if not report:
+        return None
+    t = float(report["temperature"])
+    before = float(report["dev"]["nll"])
+    after = float(report.get("dev_nll_scaled", before))
+    report["dev_nll_scaled"] = after
+    lowers = after < before - 1e-6 and abs(t - 1.0) > 1e-3
+    report["applied"] = bool(enabled and lowers)
+    if not enabled:
+        report["decision"] = "not applied: calibration turned off (--no-calibrate)"
+    elif not lowers:
+        report["decision"] = f"not applied: temperature {t:.3g} does not lower dev NLL"
+    else:
+        report["decision"] = (
+            f"applied: temperature {t:.3g} lowers dev NLL {before:.4f} -> {after:.4f}"
+        )
+    return t if report["applied"] else None
+
+
+def describe_temperature(t: float) -> str | None:
+    """One line for `predict`: scores are calibrated (or None when they are raw softmax)."""
+    if abs(float(t) - 1.0) < 1e-9:
+        return None
+    return (
+        f"scores are calibrated: logits divided by a temperature of {t:.3g} fitted on dev "
+        "(train with --no-calibrate for raw softmax); labels are unchanged"
+    )

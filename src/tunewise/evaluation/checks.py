@@ -47,19 +47,98 @@ def tfidf_baseline(train, dev, test, labels: list[str], multi_label: bool) -> di
     return out
 
 
-def compare_to_baselines(test: dict, baselines: dict, metric: str = "accuracy") -> dict:
-    """How far the model is above each baseline; not ok when it does not beat one."""
-    margins = {name: test[metric] - b[metric] for name, b in baselines.items() if b}
-    behind = [n for n, m in margins.items() if m <= 0]
-    if behind:
-        msg = f"the model does not beat the {' and '.join(behind)} baseline(s) on test {metric}"
-    else:
-        msg = "beats " + ", ".join(f"{n} by {m * 100:+.1f} points" for n, m in margins.items())
-    return {"ok": not behind, "metric": metric, "margins": margins, "message": msg}
+IMBALANCE_RATIO = 1.5
+"""Largest over smallest class support above which a split counts as imbalanced (macro-F1 is
+then a headline metric: accuracy alone rewards ignoring the rare classes)."""
 
 
-def collapse(pred: np.ndarray, labels: list[str]) -> dict:
-    """All predictions one class: the model learned nothing but the prior."""
+def headline_metrics(test: dict) -> list[str]:
+    """The metrics a verdict must hold on: accuracy, plus macro-F1 when the classes are
+    imbalanced (multi-label: micro- and macro-F1)."""
+    if "accuracy" not in test and "micro_f1" in test:
+        return [m for m in ("micro_f1", "macro_f1") if m in test]
+    out = ["accuracy"]
+    support = [v.get("support", 0) for v in (test.get("per_class") or {}).values()]
+    support = [s for s in support if s > 0]
+    if (
+        "macro_f1" in test
+        and support
+        and (
+            len(support) < len(test.get("per_class") or {})
+            or max(support) > IMBALANCE_RATIO * min(support)
+        )
+    ):
+        out.append("macro_f1")
+    return out
+
+
+def given_up_classes(test: dict) -> list[str]:
+    """Classes with test rows of which the model recalls none."""
+    return [
+        name
+        for name, v in (test.get("per_class") or {}).items()
+        if v.get("support", 0) > 0 and v.get("recall", 1.0) == 0.0
+    ]
+
+
+def compare_to_baselines(test: dict, baselines: dict, metric: str | None = None) -> dict:
+    """The model against each baseline on every headline metric (see :func:`headline_metrics`;
+    ``metric`` names one explicitly). Not ok when it loses or ties on any of them, or gives up
+    on a class (support > 0, recall 0); the message says plainly which."""
+    metrics = [metric] if metric else headline_metrics(test)
+    margins_by: dict = {}
+    losses, wins = [], []
+    for name, b in baselines.items():
+        if not b:
+            continue
+        for m in metrics:
+            if m not in b or m not in test:
+                continue
+            diff = test[m] - b[m]
+            margins_by.setdefault(m, {})[name] = diff
+            (losses if diff <= 0 else wins).append((name, m, diff, b[m]))
+    gave_up = given_up_classes(test)
+    parts = []
+    if losses:
+        parts.append(
+            "the model does not beat "
+            + "; ".join(
+                f"the {n} baseline on test {m} ({test[m]:.3f} vs {bv:.3f}, {d * 100:+.1f} points)"
+                for n, m, d, bv in losses
+            )
+        )
+    if wins:
+        parts.append(
+            ("it beats " if losses else "beats ")
+            + ", ".join(f"{n} on {m} by {d * 100:+.1f} points" for n, m, d, _ in wins)
+        )
+    if gave_up:
+        support = {n: test["per_class"][n]["support"] for n in gave_up}
+        parts.append(
+            "it gives up on "
+            + ", ".join(f"{n!r} (0 of {support[n]} test rows recalled)" for n in gave_up)
+        )
+    first = metrics[0]
+    return {
+        "ok": not losses and not gave_up,
+        "metric": first,
+        "metrics": metrics,
+        "margins": margins_by.get(first, {}),
+        "margins_by_metric": margins_by,
+        "given_up_classes": gave_up,
+        "message": "; ".join(parts) or "no baseline to compare with",
+    }
+
+
+COLLAPSE_TV = 0.25
+"""Total-variation distance between the predicted and the true label distribution above which
+the predictions are called collapsed toward a few classes."""
+
+
+def collapse(pred: np.ndarray, labels: list[str], gold: np.ndarray | None = None) -> dict:
+    """Predictions collapsed onto few classes: all one class, or (with ``gold``) a predicted
+    label distribution far from the true one (total-variation distance) or a class with rows
+    of which none is predicted right."""
     if pred.ndim > 1:  # multi-label: every row the same label set
         same = bool(len(pred) > 1 and (pred == pred[0]).all())
         return {
@@ -69,13 +148,39 @@ def collapse(pred: np.ndarray, labels: list[str]) -> dict:
     counts = np.bincount(pred, minlength=len(labels))
     top = int(counts.argmax())
     share = float(counts[top] / max(len(pred), 1))
-    ok = share < 1.0 or len(pred) < 2
-    msg = (
-        f"all {len(pred)} test predictions are {labels[top]!r}"
-        if not ok
-        else f"largest predicted class {labels[top]!r} = {share:.0%}"
-    )
-    return {"ok": ok, "largest_class_share": share, "message": msg}
+    out = {"largest_class_share": share}
+    if share >= 1.0 and len(pred) >= 2:
+        return out | {
+            "ok": False,
+            "message": f"all {len(pred)} test predictions are {labels[top]!r}",
+        }
+    msg = f"largest predicted class {labels[top]!r} = {share:.0%}"
+    if gold is None or len(gold) == 0:
+        return out | {"ok": True, "message": msg}
+    gold = np.asarray(gold)
+    true = np.bincount(gold, minlength=len(labels)) / len(gold)
+    predicted = counts / max(len(pred), 1)
+    tv = float(0.5 * np.abs(predicted - true).sum())
+    zero = [
+        labels[k]
+        for k in range(len(labels))
+        if (gold == k).any() and not (pred[gold == k] == k).any()
+    ]
+    out |= {
+        "total_variation": round(tv, 4),
+        "predicted_share": {l: round(float(x), 4) for l, x in zip(labels, predicted)},
+        "true_share": {l: round(float(x), 4) for l, x in zip(labels, true)},
+        "zero_recall_classes": zero,
+    }
+    bad = []
+    if tv >= COLLAPSE_TV:
+        bad.append(
+            f"predicted labels are far from the true ones (total variation {tv:.2f}): "
+            f"{labels[top]!r} is {share:.0%} of predictions but {true[top]:.0%} of the rows"
+        )
+    if zero:
+        bad.append(f"no row of {', '.join(repr(z) for z in zero)} is predicted right")
+    return out | {"ok": not bad, "message": "; ".join(bad) or f"{msg} (true {true[top]:.0%})"}
 
 
 @torch.inference_mode()
