@@ -122,7 +122,11 @@ class Predictor:
         check_labels(examples, self.labels, source)
         logits = self.logits(examples)
         y = self.task.encode_labels(examples)
-        return self.task.metrics(logits, y, self.threshold)
+        out = self.task.metrics(logits, y, self.threshold)
+        from tunewise.evaluation.honest import add_intervals
+
+        add_intervals(out, self.task, y, logits, self.threshold)  # the table promises them
+        return out
 
 
 def load(path: str | Path):

@@ -48,3 +48,16 @@ def test_txt_lines_split_on_newlines_only(tiny_run, tmp_path, capsys):
     main(["predict", str(tiny_run), "-i", str(f)])
     rows = [json.loads(x) for x in capsys.readouterr().out.split("\n") if x]
     assert [r["text"] for r in rows] == ["good film\u2028still the first line", "second \x0c line"]
+
+
+def test_evaluate_shows_the_bootstrap_intervals_its_title_promises(tiny_run, tmp_path, capsys):
+    from tests.conftest import make_rows, write_jsonl
+
+    f = write_jsonl(tmp_path / "e.jsonl", make_rows(40, 5))
+    main(["evaluate", str(tiny_run), "--data", str(f), "--output", str(tmp_path / "m.json")])
+    out = capsys.readouterr().out
+    assert "bootstrap 95% interval" in out
+    saved = json.loads((tmp_path / "m.json").read_text())
+    lo, hi = saved["ci"]["accuracy"]
+    assert lo <= saved["accuracy"] <= hi
+    assert f"[{lo:.3f}, {hi:.3f}]" in out
