@@ -121,7 +121,7 @@ def test_plain_tsv_round_trips_quotes_and_all(texts, labels, eol):
 
 
 @SETTINGS
-@given(TEXTS, st.lists(LABELS, min_size=6, max_size=6), st.booleans())
+@given(PLAIN, st.lists(LABELS, min_size=6, max_size=6), st.booleans())
 def test_plain_tsv_with_stray_tabs_is_refused_with_file_and_line(texts, labels, ascii_):
     body = "label\ttext\n" + "".join(f"{y}\t{t}\tEXTRA\n" for t, y in zip(texts, labels))
     p = _tmp("d.tsv")
