@@ -235,6 +235,7 @@ def _train(
     import torch
     from transformers import AutoModelForSequenceClassification
 
+    from tunewise import progress
     from tunewise.data import load_splits
     from tunewise.data.saved import save_split
     from tunewise.evaluation.calibration import apply_temperature
@@ -248,6 +249,7 @@ def _train(
     main = accelerator.is_main_process
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    progress.set_sink(echo)  # the steps after training say what runs, how far, how long
     splits = load_splits(cfg.data, multi_label=cfg.task.multi_label)
     task = ClassificationTask(splits.labels, cfg.task.multi_label)
     resolved, tokenizer = load_pretrained(cfg.model.name, lambda p: load_tokenizer(p))
@@ -373,6 +375,7 @@ def _train(
             echo(f"warning [baselines]: {metrics['checks']['baselines']['message']}")
     metrics["method"] = fitted["method"]
     metrics["training"] = training_summary(state, accelerator)
+    metrics["timings"] = progress.take_timings()  # seconds per step after training
     if main:
         meta["threshold"] = threshold
         (run.model / META_FILE).write_text(json.dumps(meta, indent=2))

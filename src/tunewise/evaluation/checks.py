@@ -9,7 +9,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tunewise.progress import current_ticker, timed
 
+
+@timed("baseline: tf-idf + logistic regression", "4 fits, C chosen on dev")
 def tfidf_baseline(train, dev, test, labels: list[str], multi_label: bool) -> dict | None:
     """TF-IDF (word 1-2 grams) + logistic regression on the same splits; C picked on dev.
 
@@ -33,7 +36,12 @@ def tfidf_baseline(train, dev, test, labels: list[str], multi_label: bool) -> di
     x = vec.fit_transform([text(e) for e in train])
     y = np.array([ids[e.label] for e in train])
     grid = (0.25, 1.0, 4.0, 16.0) if dev else (1.0,)
-    fits = {c: LogisticRegression(C=c, max_iter=2000).fit(x, y) for c in grid}
+    fits = {}
+    ticker = current_ticker()
+    for i, c in enumerate(grid):
+        fits[c] = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+        if ticker:
+            ticker.tick(i + 1, len(grid), "fits")
     if dev:
         xd, yd = vec.transform([text(e) for e in dev]), np.array([ids[e.label] for e in dev])
         best = max(grid, key=lambda c: (fits[c].predict(xd) == yd).mean())
@@ -208,6 +216,7 @@ def eval_mode(model, batch: dict) -> dict:
     }
 
 
+@timed("reload check: the saved model loaded fresh from disk")
 @torch.inference_mode()
 def reload_parity(
     model, model_dir, batch: dict, atol: float = 1e-4, load=None, expected=None

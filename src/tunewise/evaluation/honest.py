@@ -11,8 +11,10 @@ import torch
 from tunewise.evaluation.calibration import calibration_report
 from tunewise.evaluation.noise import label_issues, out_of_fold_probs
 from tunewise.evaluation.stats import metric_intervals
+from tunewise.progress import current_ticker, timed
 
 
+@timed("bootstrap 95% intervals", "1,000 resamples of the test rows")
 def add_intervals(metrics: dict, task, y: np.ndarray, logits: np.ndarray, threshold: float) -> None:
     """Attach bootstrap 95% intervals (1,000 resamples of the rows) to a split's metrics."""
     if task.multi_label:
@@ -21,6 +23,7 @@ def add_intervals(metrics: dict, task, y: np.ndarray, logits: np.ndarray, thresh
     metrics["ci_method"] = "percentile bootstrap over rows, 1000 resamples, 95%"
 
 
+@timed("calibration: temperature fitted on dev")
 def calibration(task, dev_y, dev_logits, test_y, test_logits) -> dict | None:
     """ECE, Brier, NLL and reliability bins on test, before and after a dev-fitted temperature."""
     if task.multi_label:
@@ -35,7 +38,11 @@ def _embeddings(model, task, data, pad_id: int, batch_size: int = 64) -> np.ndar
 
     model.eval()
     out = None
-    for idx in eval_batches(data.lengths, batch_size):
+    plan = eval_batches(data.lengths, batch_size)
+    ticker = current_ticker()
+    for i, idx in enumerate(plan):
+        if ticker:
+            ticker.tick(i, len(plan), "embedding batches")
         batch = task.collate(data, idx, pad_id)
         batch.pop("labels", None)
         h = model(**batch, output_hidden_states=True).hidden_states[-1][:, 0].float().numpy()
@@ -45,6 +52,7 @@ def _embeddings(model, task, data, pad_id: int, batch_size: int = 64) -> np.ndar
     return out
 
 
+@timed("label issues", "train embeddings once, then 5-fold logistic regression on them")
 def find_label_issues(
     model, task, train_enc, train_examples, pad_id: int, path: Path, top: int = 50
 ) -> dict:

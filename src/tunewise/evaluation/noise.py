@@ -49,7 +49,12 @@ def out_of_fold_probs(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*least populated class.*")
         parts = list(split.split(x, y))
-    for train, test in parts:
+    from tunewise.progress import current_ticker
+
+    ticker = current_ticker()
+    for i, (train, test) in enumerate(parts):
+        if ticker:
+            ticker.tick(i, len(parts), "folds")
         present = np.unique(y[train])
         if len(present) == 1:
             probs[np.ix_(test, present)] = 1.0
