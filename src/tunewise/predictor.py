@@ -16,12 +16,14 @@ META_FILE = "tunewise.json"
 
 def resolve_model_dir(path: str | Path) -> tuple[RunDir | None, Path]:
     """(the finished run or None, its model directory) for a run or a model directory."""
+    from tunewise.integrity import verify_model_dir
+
     path = Path(path)
     if (path / "run.json").is_file():
         RunDir(path).require_complete()
-        return RunDir(path), path / "model"
+        return RunDir(path), verify_model_dir(path / "model")  # names a damaged file
     if (path / META_FILE).is_file():
-        return None, path
+        return None, verify_model_dir(path)
     raise UserError(f"{path}: not a tunewise run directory or model directory")
 
 

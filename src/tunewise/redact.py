@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 
 MASK = "***"
-_SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|credential|auth)", re.I)
+# a name that ends in a secret word (hf_token, api-key, password), never one that merely
+# contains it (token_format, max_new_tokens, tokenizer)
+_SECRET_NAME = re.compile(
+    r"(^|[_.-])(pass(word|wd)?|secret|token|api[_-]?key|access[_-]?key|credentials?)$", re.I
+)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
 _QUERY_SECRET = re.compile(
     r"(?P<k>[?&](?:[^=&\s]*(?:token|key|secret|password|sig)[^=&\s]*)=)[^&\s#]*", re.I
@@ -38,7 +42,7 @@ def redact_argv(argv: list[str]) -> list[str]:
             hide_next = False
             continue
         name, eq, _ = arg.partition("=")
-        if eq and _SECRET_NAME.search(name.lstrip("-").rsplit(".", 1)[-1]):
+        if eq and _SECRET_NAME.search(name.lstrip("-")):
             out.append(f"{name}={MASK}")
             continue
         if arg.startswith("--") and not eq and _SECRET_NAME.search(arg[2:]):

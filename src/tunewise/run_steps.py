@@ -192,6 +192,9 @@ def finish(run: RunDir, metrics: dict, echo, tracker=None) -> None:
     the final figures to the trackers and record the run in the registry."""
     write_json(run.metrics, metrics)
     shutil.rmtree(run.checkpoints, ignore_errors=True)
+    from tunewise.integrity import write_manifest
+
+    write_manifest(run.model)  # sizes and hashes: loading names a damaged file
     run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     from tunewise.evaluation.report import write_report
 

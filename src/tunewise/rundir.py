@@ -55,7 +55,10 @@ def write_json(path: Path, data) -> None:
 
 
 def read_json(path: Path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:  # a damaged file: one line naming it
+        raise UserError(f"{path}: damaged, not valid JSON ({str(e)[:120]})") from None
 
 
 def _pid_alive(pid: int, host: str) -> bool:

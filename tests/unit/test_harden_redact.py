@@ -63,3 +63,10 @@ def test_run_json_and_config_yaml_hold_no_secret(tmp_path, monkeypatch):
     assert yaml.safe_load(run.config.read_text())["track"]["mlflow_uri"] == (
         "https://alice:***@mlflow/x"
     )
+
+
+def test_names_that_merely_contain_a_secret_word_are_kept():
+    cfg = {"data": {"token_format": "conll"}, "sft": {"max_new_tokens": 64}, "tokenizer": "x"}
+    assert redact_config(cfg) == cfg
+    argv = ["--token-format", "conll", "data.token_format=chars", "--max-new-tokens", "5"]
+    assert redact_argv(argv) == argv

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tunewise.errors import UserError
 from tunewise.export.parity import ParityError, compare, probe_examples
+from tunewise.integrity import MANIFEST
 from tunewise.outdir import claim, prepare_export_out
 from tunewise.rundir import replace_dir, write_json
 
@@ -61,7 +62,7 @@ def export_hf(
                 meta["merged_from"] = method
         else:
             for f in (run / "model").iterdir():
-                if f.is_file():
+                if f.is_file() and f.name != MANIFEST:  # the export's files are its own
                     shutil.copy2(f, tmp / f.name)
         source.tokenizer.save_pretrained(str(tmp))
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
