@@ -33,3 +33,20 @@ def test_tables_are_not_cut_when_output_is_not_a_terminal(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "…" not in out
     assert long_name in out
+
+
+def test_failed_checks_print_their_name_and_calibration_its_decision(capsys):
+    from tunewise.cli.report import print_metrics
+
+    m = {"accuracy": 0.9, "macro_f1": 0.8, "micro_f1": 0.9, "mcc": 0.7, "n": 10}
+    cal = {
+        "temperature": 1.5,
+        "test": {"ece": 0.2, "brier": 0.3},
+        "test_scaled": {"ece": 0.1},
+        "decision": "applied: temperature 1.5 lowers dev NLL 0.7 -> 0.5",
+    }
+    checks = {"collapse": {"ok": False, "message": "label [x] is 99% of predictions"}}
+    print_metrics({"test": m, "calibration": cal, "checks": checks})
+    out = capsys.readouterr().out
+    assert "warning [collapse]: label [x] is 99% of predictions" in out
+    assert "(applied: temperature 1.5 lowers dev NLL" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tunewise.console import make_console
@@ -59,10 +60,12 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
         console.print(
             f"calibration (test): ECE {cal['test']['ece']:.4f}, Brier {cal['test']['brier']:.4f}; "
             f"with temperature {cal['temperature']:.2f} fitted on dev: ECE {cal['test_scaled']['ece']:.4f}"
+            + (f" ({escape(cal['decision'])})" if cal.get("decision") else "")
         )
     for name, c in metrics.get("checks", {}).items():
         if not c.get("ok", True):
-            console.print(f"[yellow]warning [{name}]: {c['message']}[/yellow]")
+            # escaped: rich would read "[collapse]" as a style tag and print "warning :"
+            console.print(f"[yellow]warning \\[{name}]: {escape(c['message'])}[/yellow]")
         elif name in ("baselines", "label_issues"):
             console.print(f"{name}: {c['message']}")
     tr = metrics.get("training")
