@@ -21,7 +21,9 @@ from tunewise.data import read_examples
 from tunewise.data.conll import read_conll
 from tunewise.errors import UserError
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    derandomize=True, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 # any Unicode text (every plane; hypothesis leaves out lone surrogates, which UTF-8 cannot
 # hold), weighted toward the characters that break readers
 TRICKY = st.sampled_from(
@@ -71,6 +73,10 @@ atexit.register(shutil.rmtree, _ROOT, True)
 _COUNT = itertools.count()
 
 
+def _quoting(eol: str) -> int:
+    return csv.QUOTE_MINIMAL if eol == "\r\n" else csv.QUOTE_ALL
+
+
 def _tmp(name: str) -> Path:
     d = _ROOT / str(next(_COUNT))
     d.mkdir()
@@ -83,7 +89,9 @@ def _tmp(name: str) -> Path:
 )
 def test_csv_round_trips_or_is_refused_with_file_and_line(texts, labels, eol, bom):
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator=eol)
+    # Python's writer leaves a cell holding "\r" unquoted when the line ends in "\n" alone,
+    # which no reader can tell from a line break: with "\n" every cell is quoted
+    w = csv.writer(buf, lineterminator=eol, quoting=_quoting(eol))
     w.writerow(["text", "label"])
     for t, y in zip(texts, labels):
         w.writerow([t, y])
@@ -96,7 +104,7 @@ def test_csv_round_trips_or_is_refused_with_file_and_line(texts, labels, eol, bo
 @given(TEXTS, st.lists(LABELS, min_size=6, max_size=6), st.sampled_from(["\n", "\r\n"]))
 def test_quoted_tsv_round_trips_with_quoting_csv(texts, labels, eol):
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter="\t", lineterminator=eol)
+    w = csv.writer(buf, delimiter="\t", lineterminator=eol, quoting=_quoting(eol))
     w.writerow(["label", "text"])
     for t, y in zip(texts, labels):
         w.writerow([y, t])
