@@ -8,7 +8,7 @@ import pytest
 
 from tunewise.cli.main import main
 from tunewise.data import Example
-from tunewise.data.dedupe import dedupe_splits
+from tunewise.data.deduplicate import dedupe_splits
 
 LONG = "the film was very good indeed and the cast was fun to watch all along"
 

@@ -73,7 +73,7 @@ def dedupe(
     A row shared by train and dev/test stays in dev/test and leaves train; every dropped row
     is written to OUT/dropped.jsonl with the row it copies."""
     from tunewise.data import read_examples
-    from tunewise.data.dedupe import dedupe_splits, write_deduped
+    from tunewise.data.deduplicate import dedupe_splits, write_deduped
 
     cols = {
         "text_column": text_column,
