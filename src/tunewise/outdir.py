@@ -38,8 +38,57 @@ def claim(path: Path, kind: str) -> None:
     )
 
 
-def owned(path: Path) -> bool:
-    return (Path(path) / OWNER_FILE).is_file()
+RUN_ENTRIES = {
+    "run.json",
+    "config.yaml",
+    "labels.json",
+    "data.json",
+    "train_log.jsonl",
+    "metrics.json",
+    "model",
+    "predictions",
+    "checkpoints",
+    "doctor.json",
+    "label_issues.jsonl",
+    "report.html",
+    "report.md",
+    "exports",
+    "evaluations",
+    "tensorboard",
+    "wandb",
+    "mlflow_run.txt",
+    "samples.jsonl",
+    "samples.md",
+    ".before.json",
+    "splits",
+    OWNER_FILE,
+}
+"""What a run directory holds (docs/run-directory.md), for runs saved before the marker."""
+
+
+def owned(path: Path, kind: str = "run") -> bool:
+    """Whether tunewise created ``path`` as a ``kind`` folder (run or export): its marker, or
+    (a run saved before markers) a ``run.json`` written by tunewise and nothing but the files a
+    run holds. An export never replaces a run, nor a run an export."""
+    path = Path(path)
+    marker = path / OWNER_FILE
+    if marker.is_file():
+        try:
+            return json.loads(marker.read_text(encoding="utf-8")).get("kind") == kind
+        except (OSError, ValueError, AttributeError):
+            return False
+    if kind != "run":
+        return False
+    try:
+        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(info, dict) or "tunewise" not in (info.get("versions") or {}):
+        return False
+    return all(
+        e.name in RUN_ENTRIES or e.name.startswith("seed-") or ".tmp-" in e.name
+        for e in path.iterdir()
+    )
 
 
 def check_out(path: Path, flag: str = "--out") -> None:
@@ -95,7 +144,7 @@ def clear_for_overwrite(path: Path, what: str = "run") -> None:
             f"{path}: a run in progress (process {pid}) is writing this folder; stop it first "
             "or choose another --out"
         )
-    if not owned(path):
+    if not owned(path, what):
         raise UserError(
             f"{path}: --overwrite only replaces a {what} folder tunewise created (it has no "
             f"{OWNER_FILE} marker); move or delete its files yourself, or choose another --out"
@@ -117,7 +166,7 @@ def prepare_run_out(path: Path, overwrite: bool) -> None:
                 f"{path}: already holds {what}; choose another --out, pass --overwrite, "
                 f"or continue it with --resume {path}"
             )
-        if not (path / RUN_FILE).is_file() and not owned(path):
+        if not (path / RUN_FILE).is_file() and not owned(path, "run"):
             raise UserError(
                 f"{path}: --overwrite only replaces run directories, and this is not one"
             )
@@ -132,7 +181,7 @@ def prepare_export_out(path: Path, overwrite: bool) -> None:
     if path.exists() and any(path.iterdir()):
         if not overwrite:
             raise UserError(f"{path}: already exists; choose another --out or pass --overwrite")
-        if not owned(path):
+        if not owned(path, "export"):
             raise UserError(
                 f"{path}: --overwrite only replaces an export folder tunewise created (it has no "
                 f"{OWNER_FILE} marker); move or delete its files yourself, or choose another --out"

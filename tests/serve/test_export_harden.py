@@ -48,3 +48,13 @@ def test_export_overwrite_replaces_only_a_tunewise_export(split_run, tmp_path):
     f.write_text("x")
     with pytest.raises(UserError, match="is a file"):
         onnx_export.export_onnx(split_run, f)
+
+
+def test_an_export_never_overwrites_a_run(split_run, tmp_path):
+    import shutil
+
+    run_copy = tmp_path / "runcopy"
+    shutil.copytree(split_run, run_copy)
+    with pytest.raises(UserError, match="only replaces an export folder"):
+        export_hf(split_run, run_copy, overwrite=True, probe_rows=5)
+    assert (run_copy / "run.json").is_file()

@@ -61,3 +61,19 @@ def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: --out {f}: is a file, not a folder; give a folder path"]
+
+
+def test_a_run_saved_before_markers_is_still_replaced_but_not_with_foreign_files(tmp_path):
+    run = RunDir(tmp_path / "old")
+    run.start({"a": 1}, resume=False)
+    run.set_status("completed")
+    (run.path / OWNER_FILE).unlink()  # as an older tunewise left it
+    (run.path / "model").mkdir()
+    prepare_out(run.path, overwrite=True)
+    assert not run.path.exists()
+    run.start({"a": 1}, resume=False)
+    (run.path / OWNER_FILE).unlink()
+    (run.path / "NOTES.md").write_text("mine")
+    with pytest.raises(UserError, match="only replaces a run folder tunewise created"):
+        prepare_out(run.path, overwrite=True)
+    assert (run.path / "NOTES.md").is_file()
