@@ -11,55 +11,6 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ClassifyRequest(_Body):
-    texts: list[str] = Field(min_length=1, description="Texts to classify (at least one).")
-    text_pairs: list[str] | None = Field(
-        None, description="Second texts of sentence pairs, one per text (pair models)."
-    )
-    top_k: int | None = Field(None, ge=1, description="Also return the k most probable labels.")
-    model: str | None = Field(None, description="Model name; may be left out with one model.")
-
-
-class LabelScore(BaseModel):
-    label: str
-    score: float
-
-
-class Classification(BaseModel):
-    label: str | None = Field(None, description="Predicted label (single-label models).")
-    labels: list[str] | None = Field(None, description="Labels over the threshold (multi-label).")
-    score: float | None = Field(None, description="Probability of the predicted label.")
-    scores: dict[str, float] = Field(description="Probability of every label.")
-    top_k: list[LabelScore] | None = None
-
-
-class ClassifyResponse(BaseModel):
-    model: str
-    results: list[Classification]
-
-
-class EntitiesRequest(_Body):
-    texts: list[str] = Field(min_length=1, description="Texts to tag (at least one).")
-    model: str | None = None
-
-
-class Entity(BaseModel):
-    type: str
-    text: str
-    start: int = Field(description="Character offset where the entity starts.")
-    end: int = Field(description="Character offset just past its end.")
-    score: float
-
-
-class EntityResult(BaseModel):
-    entities: list[Entity]
-
-
-class EntitiesResponse(BaseModel):
-    model: str
-    results: list[EntityResult]
-
-
 class _Sampling(_Body):
     max_new_tokens: int = Field(64, ge=1, description="Most tokens to generate.")
     temperature: float = Field(0.0, ge=0, le=5, description="0 = greedy decoding.")
@@ -100,7 +51,7 @@ class ModelInfo(BaseModel):
     id: str
     object: Literal["model"] = "model"
     owned_by: str = "tunewise"
-    kind: Literal["classification", "tokens", "generation"]
+    kind: str = Field(description="The model's task (a registered task name).")
     backend: str
     path: str
     labels: list[str] | None = None

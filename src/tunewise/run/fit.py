@@ -1,18 +1,15 @@
-"""The steps every task's run shares: train with the one loop and keep the best checkpoint
-(``fit_best``), summarize training, and finish the run directory (metrics, report, trackers,
-registry)."""
+"""Training with the one loop, for every task: load the pretrained model with the task's head,
+attach the method, train (the best dev checkpoint saved to ``RUN/model``), reload exactly what
+was saved; and the ``training`` and ``data.json`` records every run writes."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import numpy as np
 
-from tunewise.predictor import META_FILE
-from tunewise.registry import record_run
-from tunewise.rundir import RunDir, replace_dir, write_json
+from tunewise.rundir import ModelMeta, replace_dir, write_meta
 
 
 def _train_probe(train, dev, seed: int):
@@ -24,17 +21,44 @@ def _train_probe(train, dev, seed: int):
     return train.subset(idx)
 
 
-def _logits_now(model, batch):
-    """Eval-mode logits of ``model`` on ``batch`` (the mode is restored afterwards)."""
+def _outputs_now(task, model, batch):
+    """Eval-mode outputs of ``model`` on ``batch`` (the mode is restored afterwards)."""
     import torch
 
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     with torch.inference_mode():
-        out = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+        out = task.forward(model, {k: v.to(device) for k, v in batch.items()}).float().cpu()
     model.train(was_training)
     return out
+
+
+def probe_batch(task, enc: dict, pad_id: int):
+    """The first 32 rows of test (else dev), collated without labels: the rows the eval-mode
+    and reload-parity checks run on."""
+    probe_enc = enc.get("test") if enc.get("test") is not None else enc.get("dev")
+    if probe_enc is None or not len(probe_enc):
+        return None
+    batch = task.collate(probe_enc, list(range(min(32, len(probe_enc)))), pad_id)
+    batch.pop("labels", None)
+    return batch
+
+
+def load_model(cfg, task, tokenizer):
+    """The pretrained model with the task's head, ready for the method (pad token set)."""
+    from transformers import set_seed
+
+    from tunewise.models.decoder import ensure_pad_token
+    from tunewise.models.loading import load_pretrained
+
+    set_seed(cfg.train.seed)
+    _, model = load_pretrained(
+        cfg.model.name, task.auto_model().from_pretrained, **task.model_kwargs()
+    )
+    ensure_pad_token(tokenizer, model)  # decoders (Llama ...) as classifiers need a pad token
+    task.prepare_model(model)
+    return model
 
 
 def fit_best(
@@ -45,36 +69,26 @@ def fit_best(
     echo,
     task,
     enc,
+    train_data,
     tokenizer,
-    meta,
-    describe,
-    model_cls,
+    meta: ModelMeta,
+    model,
     on_log=None,
 ):
-    """Load the pretrained model with the task's head, attach the fine-tuning method, train it
-    with the one loop (best dev checkpoint saved to ``run.model`` with ``meta``), and reload
-    exactly what was saved.
+    """Attach the fine-tuning method to ``model``, train it with the one loop (best dev
+    checkpoint saved to ``run.model`` with ``meta``), and reload exactly what was saved.
 
     Returns:
         (model as prepared by accelerate, the unwrapped model, loop state, metric, pad id,
-        {"method": trainable-parameter summary, "load": dir -> fresh model as saved,
-        "saved": logits on the first 32 test (else dev) rows when the best model was saved}).
+        {"method": trainable-parameter summary, "saved": outputs on the probe rows when the best
+        model was saved}).
     """
-    from transformers import set_seed
-
     from tunewise import methods
-    from tunewise.models.loading import load_pretrained, quiet_transformers
+    from tunewise.models.loading import quiet_transformers
     from tunewise.training.loop import fit, planned_steps
 
     main = accelerator.is_main_process
-    set_seed(cfg.train.seed)
-    resolved, model = load_pretrained(
-        cfg.model.name, model_cls.from_pretrained, **task.model_kwargs()
-    )
-    from tunewise.models.decoder import ensure_pad_token
-
-    ensure_pad_token(tokenizer, model)  # decoders (Llama ...) as classifiers need a pad token
-    total_steps, _ = planned_steps(enc["train"], cfg.train, accelerator.num_processes)
+    total_steps, _ = planned_steps(train_data, cfg.train, accelerator.num_processes)
     model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
     hooks = methods.method_hooks(model, cfg.method)
     method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
@@ -82,35 +96,20 @@ def fit_best(
         f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "
         f"parameters trainable ({method_info['percent']:.2f}%), lr {cfg.train.lr:g}"
     )
-    meta["base_model_path"] = resolved.path
-    meta["method"] = methods.method_record(cfg.method)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    def load_base(path):
-        return model_cls.from_pretrained(path, **task.model_kwargs())
-
-    def load_saved(path):
-        return methods.load_trained(path, load_base, task)
-
-    # logits of the model as it was saved, on the rows the reload-parity check uses later
-    probe_enc = enc["test"] if enc["test"] is not None else enc["dev"]
-    probe = None
-    if probe_enc is not None and len(probe_enc):
-        probe = task.collate(probe_enc, list(range(min(32, len(probe_enc)))), pad_id)
-        probe.pop("labels", None)
-    saved_logits: dict = {}
+    probe = probe_batch(task, enc, pad_id)
+    saved_outputs: dict = {}
 
     def save_model(raw_model) -> None:
         if probe is not None:
-            saved_logits["probe"] = _logits_now(raw_model, probe)
+            saved_outputs["probe"] = _outputs_now(task, raw_model, probe)
         tmp = run.path / ".model.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
         with quiet_transformers():
             tmp.mkdir(parents=True)
-            methods.save_trained(raw_model, tmp, cfg.method)
-            tokenizer.save_pretrained(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+            task.save_model(raw_model, tmp, cfg.method, tokenizer)
+        write_meta(tmp, meta)
         replace_dir(tmp, run.model)
 
     metric = cfg.train.metric if cfg.train.metric != "auto" else task.default_metric()
@@ -123,12 +122,11 @@ def fit_best(
         if on_log:
             on_log(rec)
 
-    echo(describe)
     try:
         state = fit(
             model=model,
             task=task,
-            train=enc["train"],
+            train=train_data,
             dev=enc["dev"],
             cfg=cfg.train,
             accelerator=accelerator,
@@ -149,15 +147,16 @@ def fit_best(
     # Final evaluation with the best dev checkpoint, in fp32, over whole splits.
     accelerator.wait_for_everyone()
     raw = accelerator.unwrap_model(model)
-    if methods.resolve(cfg.method)[0].needs_base:
-        # evaluate exactly what was saved: the base model plus the saved adapter and head
-        raw = methods.load_trained(run.model, load_base, task, meta).to(accelerator.device)
+    if task.reloads_saved(methods.resolve(cfg.method)[0]):
+        # evaluate exactly what was saved: the base model plus the saved adapter and head (or
+        # the merged model a task saves)
+        raw = task.load_saved(run.model, meta.to_dict()).to(accelerator.device)
         model = raw
     else:
-        from safetensors.torch import load_model
+        from safetensors.torch import load_model as load_weights
 
-        load_model(raw, str(run.model / "model.safetensors"))
-    fitted = {"method": method_info, "load": load_saved, "saved": saved_logits.get("probe")}
+        load_weights(raw, str(run.model / "model.safetensors"))
+    fitted = {"method": method_info, "saved": saved_outputs.get("probe"), "probe": probe}
     return model, raw, state, metric, pad_id, fitted
 
 
@@ -185,35 +184,3 @@ def training_summary(state, accelerator) -> dict:
         "processes": accelerator.num_processes,
         "bf16": state.bf16,
     }
-
-
-def finish(run: RunDir, metrics: dict, echo, tracker=None) -> None:
-    """Write metrics.json, drop the checkpoints, mark the run completed, write the report, hand
-    the final figures to the trackers and record the run in the registry."""
-    write_json(run.metrics, metrics)
-    shutil.rmtree(run.checkpoints, ignore_errors=True)
-    run.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    from tunewise.evaluation.report import write_report
-
-    html, md = write_report(run.path)
-    echo(f"report: {html}")
-    if tracker:
-        from tunewise.registry.store import summary_metrics
-
-        tracker.final(summary_metrics(metrics), [html, md], run.model)
-        tracker.close("completed")
-    record_run(run.path, warn=echo)
-
-
-def log_sinks(tracker, on_log):
-    """One callable that hands a training-log record to the trackers and to ``on_log``."""
-    if not tracker and not on_log:
-        return None
-
-    def sink(rec: dict) -> None:
-        if tracker:
-            tracker.step(rec)
-        if on_log:
-            on_log(rec)
-
-    return sink

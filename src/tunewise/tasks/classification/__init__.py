@@ -1,0 +1,10 @@
+"""Sequence classification (``--task classification``): registered here, beside its code."""
+
+from tunewise.tasks.base import register_task
+from tunewise.tasks.classification.serving import ROUTE
+from tunewise.tasks.classification.task import ClassificationTask
+
+ClassificationTask.route = ROUTE
+register_task(ClassificationTask)
+
+__all__ = ["ClassificationTask"]
