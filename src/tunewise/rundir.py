@@ -124,11 +124,16 @@ class RunDir:
 
     def start(self, config_dict: dict, resume: bool) -> None:
         """Mark the run as running (fresh, or resumed) and save the resolved config."""
+        from importlib.metadata import PackageNotFoundError, version
+
         import tokenizers
         import torch
         import transformers
 
-        import tunewise
+        try:
+            tunewise_version = version("tunewise")
+        except PackageNotFoundError:  # run from a source tree without installing
+            tunewise_version = "unknown"
 
         self.path.mkdir(parents=True, exist_ok=True)
         info = self.info() if resume else {}
@@ -136,7 +141,7 @@ class RunDir:
         info["resumed"] = info.get("resumed", 0) + (1 if resume else 0)
         info["command"] = sys.argv
         info["versions"] = {
-            "tunewise": tunewise.__version__,
+            "tunewise": tunewise_version,
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "tokenizers": tokenizers.__version__,

@@ -80,6 +80,6 @@ def test_summary_has_a_line_per_check():
     out = io.StringIO()
     print_summary(run_doctor(_leaky()), Console(file=out, width=100))
     text = out.getvalue()
-    for name, c in CHECKS.items():
+    for name in CHECKS:
         assert (name in text) == (name in get_task("classification").doctor_checks)
     assert "1 error(s)" in text and "skip" in text

@@ -10,23 +10,13 @@ and the run registry are done here, once, for every task.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tunewise.config import Config, config_to_dict, load_yaml
 from tunewise.errors import UserError
 from tunewise.registry import record_run
+from tunewise.run.result import RunResult
 from tunewise.rundir import ModelMeta, RunDir, prepare_out, read_json, write_json, write_meta
-
-
-@dataclass
-class RunResult:
-    """What ``train`` returns: where the run is and its final metrics."""
-
-    path: Path
-    metrics: dict
-    main: bool = True
-    """False in the non-main processes of a distributed run (they print nothing)."""
 
 
 def _as_config(config) -> Config:

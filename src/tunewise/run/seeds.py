@@ -29,7 +29,7 @@ def train_seeds(cfg: Config, overwrite: bool, echo, train_one):
         train_one: the single-run trainer (``tunewise.run.runner.train``), passed in to keep
             one direction of imports.
     """
-    from tunewise.run.runner import RunResult
+    from tunewise.run.result import RunResult
 
     top = RunDir(cfg.out)
     prepare_out(top.path, overwrite)

@@ -353,15 +353,25 @@ class Task:
         return None
 
     # -- use --------------------------------------------------------------------------------
+    predictor_class: ClassVar[type | None] = None
+    """The task's predictor (set where the task registers, beside its code)."""
+
     @classmethod
     def predictor(cls, path: str | Path, **kw) -> Predictor:
         """Load a finished run (or its model directory) of this task."""
-        raise NotImplementedError
+        if cls.predictor_class is None:
+            raise UserError(f"the {cls.name} task has no predictor")
+        return cls.predictor_class(path, **kw)
+
+    plain_predictor_class: ClassVar[type | None] = None
+    """What loads a plain transformers directory of one of ``hf_architectures`` (not a run)."""
 
     @classmethod
     def plain_predictor(cls, model_dir: Path, **kw):
         """Load a plain transformers directory of one of ``hf_architectures`` (not a run)."""
-        raise UserError(f"{model_dir}: the {cls.name} task serves only tunewise runs")
+        if cls.plain_predictor_class is None:
+            raise UserError(f"{model_dir}: the {cls.name} task serves only tunewise runs")
+        return cls.plain_predictor_class(model_dir, **kw)
 
     @classmethod
     def print_summary(cls, metrics: dict, console) -> None:

@@ -6,8 +6,6 @@ tensors, the loss, how logits become predictions, and the metrics.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -202,18 +200,6 @@ class ClassificationTask(Task):
         from tunewise.evaluation.checks import collapse
 
         return collapse(self.predict(logits, self.threshold), self.labels)
-
-    @classmethod
-    def predictor(cls, path: str | Path, **kw):
-        from tunewise.tasks.classification.predictor import Predictor
-
-        return Predictor(path, **kw)
-
-    @classmethod
-    def plain_predictor(cls, model_dir: Path, **kw):
-        from tunewise.tasks.classification.predictor import Predictor
-
-        return Predictor(model_dir, **kw)
 
     @classmethod
     def print_summary(cls, metrics: dict, console) -> None:

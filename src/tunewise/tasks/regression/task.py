@@ -9,7 +9,6 @@ bootstrap intervals, next to the train-mean and TF-IDF + ridge baselines.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -171,12 +170,6 @@ class RegressionTask(Task):
             else f"predictions on {split} are nearly constant ({spread:.1%} of the targets' "
             "std): the model learned little beyond the mean",
         }
-
-    @classmethod
-    def predictor(cls, path: str | Path, **kw):
-        from tunewise.tasks.regression.predictor import RegressionPredictor
-
-        return RegressionPredictor(path, **kw)
 
     @classmethod
     def print_summary(cls, metrics: dict, console) -> None:

@@ -8,8 +8,10 @@ task (``task``: tokens, labels on assistant turns, packing, the loss), the docto
 
 from tunewise.tasks.base import register_task
 from tunewise.tasks.sft import doctor  # noqa: F401  (registers the doctor's sft checks)
+from tunewise.tasks.sft.predictor import Generator
 from tunewise.tasks.sft.task import SFTTask
 
+SFTTask.predictor_class = SFTTask.plain_predictor_class = Generator
 register_task(SFTTask)
 
 __all__ = ["SFTTask"]

@@ -8,19 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from tunewise.rundir import atomic_write
-
-
-def answers(model, tokenizer, examples, max_new_tokens: int, stop_ids, pad_id) -> list[dict]:
-    """Greedy answers to the prompts of ``examples``, 8 at a time."""
-    from tunewise.tasks.sft.chat_template import encode_prompt
-    from tunewise.tasks.sft.predictor import generate_batch
-
-    out = []
-    for s in range(0, len(examples), 8):
-        chunk = examples[s : s + 8]
-        prompts = [encode_prompt(tokenizer, ex.prompt) for ex in chunk]
-        out += generate_batch(model, tokenizer, prompts, max_new_tokens, stop_ids, pad_id)
-    return out
+from tunewise.tasks.sft.generate import answers
 
 
 def _dev_prompts(task, data, cfg) -> list:

@@ -20,56 +20,11 @@ from tunewise.errors import UserError
 META_FILE = "tunewise.json"
 
 
-def generate_batch(
-    model,
-    tokenizer,
-    prompts: list[list[int]],
-    max_new_tokens: int,
-    stop_ids: list[int],
-    pad_id: int,
-) -> list[dict]:
-    """Greedy answers to several tokenized prompts at once (left-padded).
-
-    Returns:
-        One dict per prompt: ``text`` (decoded, special tokens dropped), ``stopped`` (ended by
-        an end-of-turn/EOS token rather than the length limit), ``new_tokens``.
-    """
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for r, p in enumerate(prompts):
-        ids[r, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[r, width - len(p) :] = 1
-    model.eval()
-    with torch.inference_mode():
-        out = model.generate(
-            input_ids=ids.to(model.device),
-            attention_mask=mask.to(model.device),
-            max_new_tokens=max_new_tokens,
-            use_cache=True,  # training turns the KV cache off on the model; decoding needs it
-            do_sample=False,
-            eos_token_id=stop_ids,
-            pad_token_id=pad_id,
-        )
-    results = []
-    for row in out[:, width:].tolist():
-        end = next((k for k, t in enumerate(row) if t in stop_ids), None)
-        new = row if end is None else row[:end]
-        results.append(
-            {
-                "text": tokenizer.decode(new, skip_special_tokens=True).strip(),
-                "stopped": end is not None,
-                "new_tokens": len(new) + (0 if end is None else 1),
-            }
-        )
-    return results
-
-
 class Generator:
     """A decoder loaded from a tunewise sft run (or its ``model/`` directory), or from a plain
     transformers causal-LM directory (its chat template if it has one; stops at its EOS)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, batch_size: int = 8, loader=None):
         from transformers import AutoModelForCausalLM
 
         from tunewise.models.loading import load_tokenizer, quiet_transformers
@@ -152,7 +107,7 @@ class Generator:
         from accelerate import PartialState
 
         from tunewise.evaluation.stats import bootstrap_mean
-        from tunewise.tasks.sft.evaluate import answers
+        from tunewise.tasks.sft.generate import answers
         from tunewise.tasks.sft.metrics import generation_scores
 
         exs = self.read_inputs(path, require_label=True)

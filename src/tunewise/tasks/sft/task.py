@@ -241,18 +241,6 @@ class SFTTask(Task):
         return evaluate(self, fitted)
 
     @classmethod
-    def predictor(cls, path, **kw):
-        from tunewise.tasks.sft.predictor import Generator
-
-        return Generator(path)
-
-    @classmethod
-    def plain_predictor(cls, model_dir, **kw):
-        from tunewise.tasks.sft.predictor import Generator
-
-        return Generator(model_dir)
-
-    @classmethod
     def print_summary(cls, metrics: dict, console) -> None:
         from tunewise.tasks.sft.summary import print_sft_metrics
 

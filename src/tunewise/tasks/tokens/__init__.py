@@ -8,10 +8,14 @@ the predictor (``predictor``, and ``hf_tagger`` for plain transformers taggers) 
 
 from tunewise.tasks.base import register_task
 from tunewise.tasks.tokens import doctor  # noqa: F401  (registers the doctor's token checks)
+from tunewise.tasks.tokens.hf_tagger import HfTokenTagger
+from tunewise.tasks.tokens.predictor import TokenPredictor
 from tunewise.tasks.tokens.serving import ROUTE
 from tunewise.tasks.tokens.task import TokenTask
 
 TokenTask.route = ROUTE
+TokenTask.predictor_class = TokenPredictor
+TokenTask.plain_predictor_class = HfTokenTagger
 register_task(TokenTask)
 
 __all__ = ["TokenTask"]

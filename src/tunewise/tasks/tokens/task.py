@@ -191,18 +191,6 @@ class TokenTask(Task):
         }
 
     @classmethod
-    def predictor(cls, path, **kw):
-        from tunewise.tasks.tokens.predictor import TokenPredictor
-
-        return TokenPredictor(path, **kw)
-
-    @classmethod
-    def plain_predictor(cls, model_dir, **kw):
-        from tunewise.tasks.tokens.hf_tagger import HfTokenTagger
-
-        return HfTokenTagger(model_dir, batch_size=kw.get("batch_size", 32))
-
-    @classmethod
     def print_summary(cls, metrics: dict, console) -> None:
         from tunewise.tasks.tokens.evaluate import print_token_metrics
 
