@@ -58,10 +58,15 @@ def _data(task: str, tmp: Path) -> dict:
     if task == "tokens":
         return {s: _conll(tmp / f"{s}.conll", n, i) for i, (s, n) in enumerate(sizes)}
     if task == "sft":
-        from tests.sft.test_sft_train import _rows
-
         return {
-            s: write_jsonl(tmp / f"{s}.jsonl", _rows(n // 4, i)) for i, (s, n) in enumerate(sizes)
+            s: write_jsonl(
+                tmp / f"{s}.jsonl",
+                [
+                    {"instruction": f"Tell me about {s} item {k}", "output": "It is fine."}
+                    for k in range(n // 2)
+                ],
+            )
+            for s, n in sizes
         }
     rows = {"classification": make_rows, "regression": _regression_rows, "toy_sign": _sign_rows}
     return {s: write_jsonl(tmp / f"{s}.jsonl", rows[task](n, i)) for i, (s, n) in enumerate(sizes)}

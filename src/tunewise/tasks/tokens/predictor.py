@@ -141,17 +141,22 @@ class TokenPredictor:
 
     # -- the predictor protocol (tunewise.tasks.base.Predictor) ------------------------------
     def read_inputs(self, path: Path, require_label: bool = False) -> list:
-        """Texts of a file (a text column, or one text a line in .txt), read with the run's
-        column settings."""
+        """Texts of a file: a table's text column (CSV, TSV, JSONL, Parquet), one text a line
+        (.txt), or the sentences of a tagged file (CoNLL ...) read with the run's settings."""
+        from tunewise.data.readers import FORMATS, read_examples
         from tunewise.tasks.text import columns, read_lines
 
-        if Path(path).suffix.lower() == ".txt":
-            return read_lines(Path(path))
-        from tunewise.data.readers import read_examples
+        path = Path(path)
+        if path.suffix.lower() == ".txt" and not require_label:
+            return read_lines(path)
+        if path.suffix.lower() not in FORMATS:
+            from tunewise.tasks.tokens.data import read_tagged
 
+            data = self._data_config()
+            return read_tagged(path, data, data.tag_scheme)[0]
         cols = columns(self.run.data_settings() if self.run is not None else {})
         cols["text_pair_column"] = None
-        return read_examples(Path(path), require_label=False, **cols)
+        return read_examples(path, require_label=False, **cols)
 
     def predict_rows(self, examples: list) -> list[dict]:
         results = self.predict([e.text for e in examples]) if examples else []
