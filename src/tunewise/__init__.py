@@ -16,17 +16,21 @@ __all__ = ["train", "load", "build_config", "Config", "UserError", "__version__"
 def __getattr__(name):
     # Lazy: `import tunewise` and `tunewise --help` must not import torch.
     if name == "train":
-        from tunewise.pipeline import train
+        from tunewise.run.runner import train
 
         return train
     if name == "load":
-        from tunewise.predictor import load
+        from tunewise.run.api import load
 
         return load
-    if name in ("build_config", "Config"):
-        from tunewise import config
+    if name == "build_config":  # the config a run saves: the task's defaults applied
+        from tunewise.run.runner import build_config
 
-        return getattr(config, name)
+        return build_config
+    if name == "Config":
+        from tunewise.config import Config
+
+        return Config
     if name == "UserError":
         from tunewise.errors import UserError
 

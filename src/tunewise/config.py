@@ -75,10 +75,10 @@ class DataConfig(_Section):
 
 
 class TaskConfig(_Section):
-    type: Literal["classification", "tokens", "sft"] = "classification"
-    """The task: classification (one label per text), tokens (a tag per word: NER), or sft
-    (supervised fine-tuning of a decoder on instructions, chats or plain text; settings in the
-    ``sft`` section)."""
+    type: str = "classification"
+    """The task, by its registered name (``tunewise.tasks``): classification (one label per
+    text), tokens (a tag per word: NER), sft (supervised fine-tuning of a decoder; settings in
+    the ``sft`` section), regression (a number per text), or a task a plugin registers."""
     multi_label: bool = False
     """Several labels per example (sigmoid + BCE, threshold tuned on dev)."""
     class_weights: Literal["none", "balanced"] | list[float] = "none"
@@ -86,6 +86,9 @@ class TaskConfig(_Section):
     calibrate: bool = True
     """Apply the temperature fitted on dev to predicted probabilities (predict, serve) when it
     lowers dev NLL (the decision is recorded in metrics.json); false = raw softmax."""
+    options: dict[str, Any] = {}
+    """The task's own settings (e.g. ``task.options.loss=huber`` for regression), checked
+    against the task's typed options when the run starts and saved with every default."""
 
 
 class SFTConfig(_Section):
@@ -97,7 +100,10 @@ class SFTConfig(_Section):
     eval_samples: int = Field(8, ge=0)
     """Dev prompts answered before and after training (exact match, ROUGE-L, samples file)."""
     eval_max_new_tokens: int = Field(64, ge=1)
-    """Longest answer generated for those dev prompts."""
+    """Longest answer generated for dev prompts and test prompts."""
+    test_generations: int | None = Field(None, ge=1)
+    """Test prompts answered for the generation metrics (exact match, ROUGE-L, stop rate, with
+    bootstrap intervals): null = every test row; N = a sample of N rows seeded by train.seed."""
 
 
 class TrainConfig(_Section):
@@ -204,53 +210,17 @@ class Config(_Section):
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
 
-    @model_validator(mode="after")
-    def _decoder_defaults(self) -> Config:
-        # conversations are longer than classification inputs and a truncated answer loses its
-        # end-of-turn token; LM logits are large: sft defaults unless set explicitly.
-        # Decoders (sft, or a packaged decoder as classifier) train LoRA unless told otherwise.
-        if self.task.type == "sft":
-            if self.train.seeds > 1:
-                raise ValueError(
-                    "train.seeds: sft runs train one seed (seeds > 1 is for classification)"
-                )
-            if "max_length" not in self.model.model_fields_set:
-                self.model.max_length = 512
-            if "batch_size" not in self.train.model_fields_set:
-                self.train.batch_size = 8
-        if "name" not in self.method.model_fields_set and (
-            self.task.type == "sft" or _is_packaged_decoder(self.model.name)
-        ):
-            self.method = MethodConfig(name="lora")
-        return self
-
     @field_validator("out", mode="before")
     @classmethod
     def _out(cls, v: Any) -> Any:
         return None if v in ("", None) else v
 
-    @model_validator(mode="after")
-    def _task_settings(self) -> Config:
-        if self.task.type == "tokens":
-            if "batch_size" not in self.train.model_fields_set:
-                self.train.batch_size = 16  # more steps on the small tagged sets NER starts from
-            if self.task.multi_label:
-                raise ValueError("task.multi_label is for classification, not task.type tokens")
-            if self.task.class_weights != "none":
-                raise ValueError("task.class_weights is for classification, not task.type tokens")
-        return self
 
-
-def _is_packaged_decoder(name: str) -> bool:
-    from tunewise.models.registry import PACKAGED_MODELS
-
-    return name in PACKAGED_MODELS and PACKAGED_MODELS[name].decoder
-
-
-def _format_errors(err: ValidationError) -> str:
+def format_errors(err: ValidationError, prefix: str = "") -> str:
+    """Every error of a pydantic validation as one ``invalid config: a.b: what; ...`` line."""
     parts = []
     for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "config"
+        loc = prefix + ".".join(str(x) for x in e["loc"]) or "config"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown setting"
@@ -322,7 +292,7 @@ def build_config(
     try:
         return Config.model_validate(tree)
     except ValidationError as e:
-        raise UserError(_format_errors(e)) from None
+        raise UserError(format_errors(e)) from None
 
 
 def _deepcopy(tree: dict) -> dict:

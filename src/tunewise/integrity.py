@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from tunewise.errors import UserError
@@ -32,8 +33,6 @@ def _sha256(path: Path) -> str:
 
 def write_manifest(model_dir: Path) -> Path:
     """Record size and SHA-256 of every file under ``model_dir`` in ``manifest.json``."""
-    from tunewise.rundir import write_json
-
     model_dir = Path(model_dir)
     files = {
         str(p.relative_to(model_dir)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
@@ -41,7 +40,9 @@ def write_manifest(model_dir: Path) -> Path:
         if p.is_file() and p.name not in (MANIFEST, EDITABLE) and not p.name.startswith(".")
     }
     path = model_dir / MANIFEST
-    write_json(path, {"algorithm": "sha256", "files": files})
+    tmp = path.with_name(f".{MANIFEST}.tmp")
+    tmp.write_text(json.dumps({"algorithm": "sha256", "files": files}, indent=2) + "\n")
+    os.replace(tmp, path)  # never half a manifest
     return path
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tunewise.errors import UserError
 
+RUN_FILE = "run.json"
 OWNER_FILE = ".tunewise-owned"
 """Marker of a folder tunewise created (a run or an export): ``--overwrite`` may delete it."""
 
@@ -109,7 +110,7 @@ def check_out(path: Path, flag: str = "--out") -> None:
 
 def _live_writer(path: Path) -> int | None:
     """The pid of a live process that is writing the run at ``path``, if any."""
-    run = Path(path) / "run.json"
+    run = Path(path) / RUN_FILE
     try:
         info = json.loads(run.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -152,15 +153,25 @@ def clear_for_overwrite(path: Path, what: str = "run") -> None:
     shutil.rmtree(path)
 
 
+def _status(path: Path) -> str:
+    """The run's status as ``run.json`` says it (a dead writer's run reads interrupted)."""
+    try:
+        info = json.loads((Path(path) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "missing"
+    status = info.get("status", "missing") if isinstance(info, dict) else "missing"
+    if status == "running" and _live_writer(path) is None:
+        return "interrupted"
+    return status
+
+
 def prepare_run_out(path: Path, overwrite: bool) -> None:
     """Make ``path`` ready for a new run: absent or empty, or emptied under ``overwrite``."""
-    from tunewise.rundir import RUN_FILE, RunDir
-
     path = Path(path)
     check_out(path)
     if path.exists() and any(path.iterdir()):
         if not overwrite:
-            status = RunDir(path).status()
+            status = _status(path)
             what = f"a run (status: {status})" if status != "missing" else "files"
             raise UserError(
                 f"{path}: already holds {what}; choose another --out, pass --overwrite, "

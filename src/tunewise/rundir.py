@@ -33,11 +33,26 @@ import time
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tunewise.errors import UserError
 from tunewise.redact import redact_argv, redact_config
 
 RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+LABELS_FILE = "labels.json"
+DATA_FILE = "data.json"
+LOG_FILE = "train_log.jsonl"
+METRICS_FILE = "metrics.json"
+DOCTOR_FILE = "doctor.json"
+LABEL_ISSUES_FILE = "label_issues.jsonl"
+META_FILE = "tunewise.json"
+"""The model directory's own record (:class:`ModelMeta`): what a predictor needs to load it."""
+MODEL_DIR = "model"
+PREDICTIONS_DIR = "predictions"
+CHECKPOINTS_DIR = "checkpoints"
+SUMMARY_FILES = (LABELS_FILE, DATA_FILE, DOCTOR_FILE, LABEL_ISSUES_FILE, LOG_FILE)
+"""Files a multi-seed run copies from the seed it selected."""
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -79,15 +94,18 @@ class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    config = property(lambda self: self.path / "config.yaml")
-    labels = property(lambda self: self.path / "labels.json")
-    data = property(lambda self: self.path / "data.json")
-    log = property(lambda self: self.path / "train_log.jsonl")
-    metrics = property(lambda self: self.path / "metrics.json")
-    model = property(lambda self: self.path / "model")
-    checkpoints = property(lambda self: self.path / "checkpoints")
-    predictions = property(lambda self: self.path / "predictions")
+    config = property(lambda self: self.path / CONFIG_FILE)
+    labels = property(lambda self: self.path / LABELS_FILE)
+    data = property(lambda self: self.path / DATA_FILE)
+    log = property(lambda self: self.path / LOG_FILE)
+    metrics = property(lambda self: self.path / METRICS_FILE)
+    doctor = property(lambda self: self.path / DOCTOR_FILE)
+    label_issues = property(lambda self: self.path / LABEL_ISSUES_FILE)
+    model = property(lambda self: self.path / MODEL_DIR)
+    checkpoints = property(lambda self: self.path / CHECKPOINTS_DIR)
+    predictions = property(lambda self: self.path / PREDICTIONS_DIR)
     run_file = property(lambda self: self.path / RUN_FILE)
+    meta_file = property(lambda self: self.path / MODEL_DIR / META_FILE)
 
     # -- status -----------------------------------------------------------------------------
     def info(self) -> dict:
@@ -110,11 +128,16 @@ class RunDir:
 
     def start(self, config_dict: dict, resume: bool) -> None:
         """Mark the run as running (fresh, or resumed) and save the resolved config."""
+        from importlib.metadata import PackageNotFoundError, version
+
         import tokenizers
         import torch
         import transformers
 
-        import tunewise
+        try:
+            tunewise_version = version("tunewise")
+        except PackageNotFoundError:  # run from a source tree without installing
+            tunewise_version = "unknown"
 
         self.path.mkdir(parents=True, exist_ok=True)
         if not resume:
@@ -126,7 +149,7 @@ class RunDir:
         info["resumed"] = info.get("resumed", 0) + (1 if resume else 0)
         info["command"] = redact_argv(sys.argv)  # no secret from the command line on disk
         info["versions"] = {
-            "tunewise": tunewise.__version__,
+            "tunewise": tunewise_version,
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "tokenizers": tokenizers.__version__,
@@ -151,11 +174,80 @@ class RunDir:
                 else ""
             )
             raise UserError(f"{self.path}: this run did not finish (status: {status}){hint}")
-        if (
-            not (self.model / "config.json").is_file()
-            and not (self.model / "tunewise.json").is_file()
-        ):
+        if not (self.model / "config.json").is_file() and not (self.model / META_FILE).is_file():
             raise UserError(f"{self.path}: run has no model/ directory")
+
+    def data_settings(self) -> dict:
+        """The ``data`` section of the run's saved config (columns, formats): how files given
+        to ``predict``/``evaluate`` on this run are read. Empty when there is no config."""
+        if not self.config.is_file():
+            return {}
+        data = yaml.safe_load(self.config.read_text(encoding="utf-8")) or {}
+        section = data.get("data") if isinstance(data, dict) else None
+        return section if isinstance(section, dict) else {}
+
+
+class ModelMeta(BaseModel):
+    """``model/tunewise.json``: what loading a trained model needs, for every task.
+
+    Common fields are typed here; a task's own fields (labels, threshold, end-of-turn token,
+    label scaling ...) are kept as extra keys and read by that task's predictor.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    task: str
+    """The registered task name (``tunewise.tasks``) whose predictor loads this directory."""
+    max_length: int
+    """Truncation length in tokens the model was trained with."""
+    base_model: str | None = None
+    """The pretrained model's name (packaged name, local dir or hub id)."""
+    base_model_path: str | None = None
+    """Where the base model was at training time (adapters load on top of it)."""
+    method: dict | None = None
+    """The fine-tuning method's record (name and options)."""
+
+    def get(self, key: str, default=None):
+        """A field or a task's own key, like ``dict.get``."""
+        if key in type(self).model_fields:
+            value = getattr(self, key)
+            return default if value is None else value
+        return (self.model_extra or {}).get(key, default)
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def model_dir_of(path: str | Path) -> tuple[RunDir | None, Path]:
+    """(the finished run or None, its model directory) for a run or a model directory."""
+    from tunewise.integrity import verify_model_dir
+
+    path = Path(path)
+    if (path / RUN_FILE).is_file():
+        run = RunDir(path)
+        run.require_complete()
+        return run, verify_model_dir(run.model)  # names a missing or damaged file
+    if (path / META_FILE).is_file():
+        return None, verify_model_dir(path)
+    raise UserError(f"{path}: not a tunewise run directory or model directory")
+
+
+def read_meta(model_dir: str | Path) -> ModelMeta:
+    """The typed ``tunewise.json`` of a model directory; a missing or bad one is a UserError."""
+    p = Path(model_dir) / META_FILE
+    if not p.is_file():
+        raise UserError(f"{p}: missing; not a tunewise model directory")
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+        if "task" not in raw:  # written before the task was recorded: a classifier
+            raw["task"] = "classification"
+        return ModelMeta.model_validate(raw)
+    except (ValueError, ValidationError) as e:
+        raise UserError(f"{p}: not a valid model record ({str(e).splitlines()[0]})") from None
+
+
+def write_meta(model_dir: str | Path, meta: ModelMeta) -> None:
+    """Write ``tunewise.json`` into ``model_dir`` (atomically)."""
+    write_json(Path(model_dir) / META_FILE, meta.to_dict())
 
 
 def prepare_out(path: Path, overwrite: bool) -> None:

@@ -110,24 +110,30 @@ def tune(
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    import tunewise.pipeline as pipeline
+    import tunewise.run.runner as pipeline
     from tunewise.registry import record_run
     from tunewise.rundir import RunDir, atomic_write, write_json
 
     echo = echo or (lambda line: None)
     if base.train.seeds > 1:
         raise UserError("tune trains one seed per trial; set train.seeds to 1")
+    from tunewise.tasks import get_task
+
+    task = get_task(base.task.type)
     multi = base.task.multi_label
     metric = (
-        base.train.metric if base.train.metric != "auto" else ("macro_f1" if multi else "accuracy")
+        base.train.metric
+        if base.train.metric != "auto"
+        else ("macro_f1" if multi else task.headline[0])
     )
+    lower = metric in task.lower_is_better
     out.mkdir(parents=True, exist_ok=True)
     study_name = out.resolve().name
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=study_name,
         storage=JournalStorage(JournalFileBackend(str(out / "optuna.jsonl"))),
-        direction="maximize",
+        direction="minimize" if lower else "maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2)
         if pruning

@@ -5,10 +5,10 @@ import re
 import pytest
 
 from tunewise.config import DataConfig
-from tunewise.data import tagging
-from tunewise.data.conll import read_conll, read_jsonl_spans, read_token_file, split_words
-from tunewise.data.token_splits import load_token_splits, read_tagged, require_valid
 from tunewise.errors import UserError
+from tunewise.tasks.tokens import tagging
+from tunewise.tasks.tokens.conll import read_conll, read_jsonl_spans, read_token_file, split_words
+from tunewise.tasks.tokens.data import read_tagged, require_valid
 
 CONLL = """-DOCSTART- -X- O O
 
@@ -22,6 +22,20 @@ Peter NNP I-NP I-PER
 Blackburn NNP I-NP I-PER
 Smith NNP I-NP B-PER
 """
+
+
+def load_token_splits(data):
+    """Read and split tagged files as a run does (the runner's load_data)."""
+    from types import SimpleNamespace
+
+    from tunewise.config import Config
+    from tunewise.run.runner import load_data
+
+    cfg = Config(data=data, task={"type": "tokens"})
+    _, d, info = load_data(cfg)
+    return SimpleNamespace(
+        train=d.train, dev=d.dev, test=d.test, labels=d.info["labels"], info={**d.info, **info}
+    )
 
 
 def write(tmp_path, name, text):
@@ -182,7 +196,7 @@ def test_splits_off_dev_and_keeps_copies_together(tmp_path):
     assert len(s.train) + len(s.dev) + len(s.test) == 41 and len(s.dev) == 4
     where = {tuple(e.words): n for n in ("train", "dev", "test") for e in getattr(s, n)}
     assert len(where) == 40  # the repeated sentence is in one split only
-    assert s.labels == ["O", "B-X", "I-X"] and s.info["split"]["unit"] == "sentence"
+    assert s.labels == ["O", "B-X", "I-X"] and s.info["split"]["from"] == "train"
 
 
 def test_an_all_o_test_file_is_read_in_trains_scheme(tmp_path):

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tunewise.data import read_examples
-from tunewise.data.conll import read_conll
 from tunewise.errors import UserError
+from tunewise.tasks.tokens.conll import read_conll
 
 SETTINGS = settings(
     derandomize=True, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -39,7 +39,7 @@ def test_clean_data_writes_report_and_exits_0(tmp_path, capsys, monkeypatch, tin
 
 
 def test_train_flags_map_to_the_doctor_config(tmp_path, monkeypatch):
-    import tunewise.pipeline as pipeline
+    import tunewise.run.runner as pipeline
 
     seen = {}
 

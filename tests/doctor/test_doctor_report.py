@@ -9,6 +9,7 @@ from rich.console import Console
 from tests.doctor.helpers import distinct
 from tunewise.doctor import CHECKS, print_summary, run_doctor
 from tunewise.errors import UserError
+from tunewise.tasks import TASKS, get_task
 
 EXPECTED = {
     "duplicates": "warning",
@@ -28,6 +29,11 @@ EXPECTED = {
     "tag_scheme": "error",
     "entity_types": "warning",
     "sentence_truncation": "warning",
+    "empty_answers": "error",
+    "sft_length": "warning",
+    "end_of_turn": "error",
+    "regression_targets": "error",
+    "target_conflicts": "warning",
 }
 TOKEN_CHECKS = {
     "unknown_tokens",
@@ -41,7 +47,10 @@ TOKEN_CHECKS = {
 def test_registry_names_and_severities():
     assert {n: c.severity for n, c in CHECKS.items()} == EXPECTED
     assert all(c.doc for c in CHECKS.values())
-    assert {n for n, c in CHECKS.items() if "tokens" in c.tasks} == TOKEN_CHECKS
+    assert set(get_task("tokens").doctor_checks) == TOKEN_CHECKS
+    # every check a task names is registered, and none is left that no task runs
+    named = {n for t in TASKS.values() for n in t.doctor_checks}
+    assert named <= set(CHECKS) and set(CHECKS) == named
 
 
 def _leaky():
@@ -59,7 +68,7 @@ def test_errors_stop_unless_allowed(tmp_path):
     assert d["version"] == 1 and d["allowed"] == ["same_splits"] and d["errors"] == []
     assert d["allowed_errors"] == ["same_splits"]
     assert d["splits"] == {"train": 40, "dev": 40, "test": 10}
-    assert len(d["findings"]) == sum("classification" in c.tasks for c in CHECKS.values())
+    assert len(d["findings"]) == len(get_task("classification").doctor_checks)
 
 
 def test_unknown_allow_name_is_a_user_error():
@@ -71,6 +80,6 @@ def test_summary_has_a_line_per_check():
     out = io.StringIO()
     print_summary(run_doctor(_leaky()), Console(file=out, width=100))
     text = out.getvalue()
-    for name, c in CHECKS.items():
-        assert (name in text) == ("classification" in c.tasks)
+    for name in CHECKS:
+        assert (name in text) == (name in get_task("classification").doctor_checks)
     assert "1 error(s)" in text and "skip" in text

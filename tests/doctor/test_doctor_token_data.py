@@ -1,8 +1,9 @@
 """The doctor's checks of token-tagged data."""
 
 from tests.doctor.helpers import run
-from tunewise.data.conll import TokenExample, join_words
 from tunewise.doctor import run_doctor
+from tunewise.tasks import get_task
+from tunewise.tasks.tokens.conll import TokenExample, join_words
 
 
 def tex(words, tags, where="mem line 1", issues=(), scheme="BIO"):
@@ -60,7 +61,9 @@ def test_sentence_truncation_counts_sub_tokens(tiny_model_dir):
 
 
 def test_token_runs_get_token_checks_only():
-    report = run_doctor({"train": sents(12, "a"), "test": sents(2, "t")}, task="tokens")
+    report = run_doctor(
+        {"train": sents(12, "a"), "test": sents(2, "t")}, checks=get_task("tokens").doctor_checks
+    )
     assert [f.check for f in report.findings] == [
         "unknown_tokens",
         "shared_sentences",

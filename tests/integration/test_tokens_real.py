@@ -151,13 +151,17 @@ def test_chinese_resume_ner_end_to_end(tmp_path):
 
 
 def test_english_vocabulary_on_chinese_is_flagged(tmp_path):
-    from tunewise.data.conll import read_conll
     from tunewise.doctor import run_doctor
     from tunewise.models.loading import load_pretrained, load_tokenizer
+    from tunewise.tasks.tokens.conll import read_conll
 
     exs = read_conll(sentences(SHARED / "resume_ner" / "dev.char.bmes", tmp_path / "d.bmes", 50))
     for e in exs:
         e.tags = e.raw_tags
     _, tok = load_pretrained("minilm", lambda p: load_tokenizer(p))
-    f = run_doctor({"train": exs}, tokenizer=tok, task="tokens")["unknown_tokens"]
+    from tunewise.tasks import get_task
+
+    f = run_doctor({"train": exs}, tokenizer=tok, checks=get_task("tokens").doctor_checks)[
+        "unknown_tokens"
+    ]
     assert not f.ok, f.details

@@ -150,8 +150,8 @@ def test_adapter_reloaded_in_fresh_process_gives_same_logits(tiny_model_dir, tmp
 
     from tunewise.data import Example
     from tunewise.methods import apply_method, method_record, save_trained
-    from tunewise.predictor import Predictor
     from tunewise.tasks import ClassificationTask
+    from tunewise.tasks.classification.predictor import Predictor
 
     task = ClassificationTask(["neg", "pos"])
     tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))

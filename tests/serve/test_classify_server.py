@@ -183,7 +183,7 @@ class Slow:
     def __init__(self, served, seconds):
         self.served, self.seconds = served, seconds
         self.name, self.kind, self.backend, self.path = "slow", "classification", "torch", ""
-        self.labels = served.labels
+        self.labels, self.generates = served.labels, False
 
     def run_batch(self, items):
         time.sleep(self.seconds)

@@ -13,8 +13,8 @@ from tunewise.data import Example
 from tunewise.errors import UserError
 from tunewise.export import onnx as onnx_export
 from tunewise.export.onnx_predictor import OnnxPredictor
-from tunewise.predictor import Predictor
 from tunewise.serve import create_app, load_served
+from tunewise.tasks.classification.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

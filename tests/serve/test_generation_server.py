@@ -152,7 +152,7 @@ def test_bad_generation_requests(server, path, body, status, says):
 
 def test_models_lists_every_kind(server):
     kinds = {m["id"]: m["kind"] for m in server.get("/v1/models")[2]["data"]}
-    assert kinds == {"tagger": "tokens", "llm": "generation", "clf": "classification"}
+    assert kinds == {"tagger": "tokens", "llm": "sft", "clf": "classification"}
 
 
 def test_a_tunewise_token_run_is_served_by_its_own_predictor(tiny_model_dir, tmp_path):

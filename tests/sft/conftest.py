@@ -15,7 +15,7 @@ def build_tiny_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from tunewise.tasks.chat_template import CHATML
+    from tunewise.tasks.sft.chat_template import CHATML
 
     byte_chars = pre_tokenizers.ByteLevel.alphabet()
     vocab = {t: i for i, t in enumerate(SPECIALS)}

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tunewise.data.chat import read_sft
 from tunewise.errors import UserError
+from tunewise.tasks.sft.data import read_sft
 
 
 def _jsonl(path, rows):

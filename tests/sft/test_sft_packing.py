@@ -2,9 +2,9 @@
 
 import torch
 
-from tunewise.data.chat import ChatExample
-from tunewise.tasks.chat_template import end_of_turn
-from tunewise.tasks.sft import IGNORE, SFTTask
+from tunewise.tasks.sft.chat_template import end_of_turn
+from tunewise.tasks.sft.data import ChatExample
+from tunewise.tasks.sft.task import IGNORE, SFTTask
 
 
 def _examples():

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from tunewise.errors import UserError
-from tunewise.tasks.chat_template import (
+from tunewise.tasks.sft.chat_template import (
     encode_conversation,
     encode_prompt,
     end_of_turn,
     set_template,
     stop_token_ids,
 )
-from tunewise.tasks.sft import IGNORE, SFTTask
+from tunewise.tasks.sft.task import IGNORE, SFTTask
 
 CHAT = [
     {"role": "system", "content": "Be brief."},
@@ -52,7 +52,7 @@ def test_generation_prompt_is_the_training_prefix(tiny_tokenizer):
 def test_collate_never_masks_eos_by_pad_id(tiny_tokenizer):
     tok = tiny_tokenizer
     task = SFTTask(end_of_turn(tok))
-    from tunewise.data.chat import ChatExample
+    from tunewise.tasks.sft.data import ChatExample
 
     exs = [ChatExample(CHAT, None, "a"), ChatExample(CHAT[1:3], None, "b")]
     enc = task.encode(exs, tok, 512)
@@ -77,7 +77,7 @@ def test_collate_never_masks_eos_by_pad_id(tiny_tokenizer):
 
 
 def test_truncation_is_counted_and_empty_rows_dropped(tiny_tokenizer):
-    from tunewise.data.chat import ChatExample
+    from tunewise.tasks.sft.data import ChatExample
 
     tok = tiny_tokenizer
     task = SFTTask(end_of_turn(tok))
@@ -107,7 +107,7 @@ def test_templates_that_cannot_stop_are_refused():
 
 
 def test_plain_text_is_cut_into_blocks_with_every_token_trained(tiny_tokenizer):
-    from tunewise.data.chat import ChatExample
+    from tunewise.tasks.sft.data import ChatExample
 
     tok = tiny_tokenizer
     task = SFTTask(tok.eos_token)

@@ -9,7 +9,7 @@ import pytest
 import tunewise
 from tests.sft.conftest import sft_config, write_rows
 from tunewise.rundir import RunDir
-from tunewise.tasks.chat_template import CHATML
+from tunewise.tasks.sft.chat_template import CHATML
 
 WORDS = ["apple", "river", "stone", "cloud", "green", "tiger", "lamp", "music"]
 REPLY = "Noted."
@@ -162,7 +162,7 @@ def test_interrupted_sft_run_resumes_to_the_same_model(tiny_llama_dir, tmp_path,
 def test_lora_is_the_decoder_default_and_is_merged_into_a_plain_model(tiny_llama_dir, tmp_path):
     from safetensors.numpy import load_file
 
-    from tunewise.config import build_config
+    from tunewise.run.runner import build_config
 
     assert build_config({"task": {"type": "sft"}}).method.name == "lora"
     assert build_config({"model": {"name": "smollm2"}}).method.name == "lora"  # as classifier
@@ -190,7 +190,8 @@ def test_lora_is_the_decoder_default_and_is_merged_into_a_plain_model(tiny_llama
 
 def test_plain_text_run_continues_raw_text(tiny_llama_dir, tmp_path):
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n\n".join(["the vault opens at nine."] * 30) + "\n")
+    # distinct documents: copies of one text would all land in one split (grouped split)
+    corpus.write_text("\n\n".join(f"the vault opens at nine. note {i}." for i in range(30)) + "\n")
     cfg = sft_config(tiny_llama_dir, {"train": corpus}, tmp_path / "text", epochs=15)
     cfg["data"]["split"] = {"dev": 0.1, "test": 0.0}
     r = tunewise.train(cfg)
@@ -199,7 +200,7 @@ def test_plain_text_run_continues_raw_text(tiny_llama_dir, tmp_path):
     gen = tunewise.load(r.path)
     assert gen.chat_mode is False
     out = gen.complete("the vault", max_new_tokens=30)
-    assert out["text"].startswith(" opens at nine.")  # raw continuation, no chat template
+    assert out["text"].startswith(" opens at nine")  # raw continuation, no chat template
 
 
 def test_served_sft_run_answers_as_tunewise_generate(trained):
@@ -209,7 +210,7 @@ def test_served_sft_run_answers_as_tunewise_generate(trained):
     from tunewise.serve import create_app, load_served
 
     served = load_served(f"sft={trained.path}")
-    assert served.kind == "generation"
+    assert served.kind == "sft" and served.generates
     want = tunewise.load(trained.path).complete("Tell me about lamp", max_new_tokens=30)
     with running(create_app([served])) as (client, _):
         status, _, body = client.post(

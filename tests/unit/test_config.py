@@ -45,10 +45,18 @@ def test_bad_override_and_bad_yaml(tmp_path):
         load_yaml(tmp_path / "nope.yaml")
 
 
+def _resolved(tree: dict):
+    """A config as a run resolves it: the task's defaults applied (what config.yaml saves)."""
+    from tunewise.run.runner import resolve_config
+
+    cfg = build_config(tree)
+    resolve_config(cfg)
+    return cfg
+
+
 def test_token_runs_default_to_batch_16_unless_set():
-    assert build_config({"task": {"type": "tokens"}}).train.batch_size == 16
+    assert _resolved({"task": {"type": "tokens"}}).train.batch_size == 16
     assert (
-        build_config({"task": {"type": "tokens"}, "train": {"batch_size": 32}}).train.batch_size
-        == 32
+        _resolved({"task": {"type": "tokens"}, "train": {"batch_size": 32}}).train.batch_size == 32
     )
-    assert build_config({}).train.batch_size == 32
+    assert _resolved({}).train.batch_size == 32

@@ -115,8 +115,8 @@ def test_invalid_tags_stop_the_run_with_file_and_line(tiny_model_dir, tmp_path, 
 
 
 def test_tokens_config_rejects_classification_settings():
-    from tunewise.config import build_config
     from tunewise.errors import UserError
+    from tunewise.run.runner import build_config
 
     with pytest.raises(UserError, match="multi_label is for classification"):
         build_config({"task": {"type": "tokens", "multi_label": True}})
@@ -198,7 +198,9 @@ def test_peft_methods_run_unchanged_on_tokens(tiny_model_dir, tmp_path, method):
     exs = [
         json.loads(x) for x in (result.path / "predictions" / "test.jsonl").read_text().splitlines()
     ]
-    assert pred.evaluate_file(files["test"])["micro_f1"] == pytest.approx(m["test"]["micro_f1"])
+    assert pred.evaluate_file(files["test"])["test"]["micro_f1"] == pytest.approx(
+        m["test"]["micro_f1"]
+    )
     assert len(exs) == 16
 
 
@@ -206,7 +208,7 @@ def test_token_runs_default_to_a_higher_lr_for_full_fine_tuning(tiny_model_dir, 
     import yaml
 
     from tunewise.models.registry import recommended_lr
-    from tunewise.pipeline import TOKENS_LR_FACTOR
+    from tunewise.tasks.tokens.task import LR_FACTOR as TOKENS_LR_FACTOR
 
     train = _conll(tmp_path / "train.conll", 40, 7)
     args = ["train", "--task", "tokens", "--model", str(tiny_model_dir), "--train", str(train)]

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from tunewise.data.conll import TokenExample, join_words
-from tunewise.data.tagging import bio_labels
-from tunewise.evaluation.entities import bootstrap_f1, entity_metrics, word_memory_baseline
-from tunewise.tasks.tokens import IGNORE, TokenTask, constrained_decode
+from tunewise.tasks.tokens.conll import TokenExample, join_words
+from tunewise.tasks.tokens.metrics import bootstrap_f1, entity_metrics, word_memory_baseline
+from tunewise.tasks.tokens.tagging import bio_labels
+from tunewise.tasks.tokens.task import IGNORE, TokenTask, constrained_decode
 
 
 def _ex(words, tags=None):

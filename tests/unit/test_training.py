@@ -147,7 +147,7 @@ def test_sentence_pairs(tiny_model_dir, tmp_path):
 
 
 def test_class_weights_balanced_upweight_the_rare_class():
-    from tunewise.tasks.classification import class_weight_tensor
+    from tunewise.tasks.classification.task import class_weight_tensor
 
     w = class_weight_tensor("balanced", ["a", "b"], np.array([0, 0, 0, 1]), False)
     assert w[1] > w[0] and float(w[0]) == pytest.approx(4 / 6)

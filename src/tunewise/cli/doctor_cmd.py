@@ -38,61 +38,64 @@ def doctor(
     ] = False,
     out: Annotated[Path, Opt(help="Directory to write doctor.json into")] = Path("."),
     task: Annotated[
-        str, Opt("--task", help="classification or tokens (tagged words: CoNLL, BMES, JSONL spans)")
+        str,
+        Opt(
+            "--task",
+            help="A registered task: classification, tokens (CoNLL, BMES, JSONL spans), "
+            "sft, regression",
+        ),
     ] = "classification",
     tag_column: Annotated[int, Opt(help="tokens, CoNLL files: column of the tag [-1 = last]")] = -1,
     tag_scheme: Annotated[str, Opt(help="tokens: IO, BIO, IOB1, BIOES, BMES or auto")] = "auto",
     token_format: Annotated[str, Opt(help="tokens: auto, conll, chars or jsonl")] = "auto",
 ) -> None:
     """Check train/dev/test files: duplicates, leaks between splits, labels, lengths, [UNK]s."""
-    from tunewise.data import read_examples
+    from tunewise.config import build_config
     from tunewise.doctor import print_summary, run_doctor
     from tunewise.doctor.preflight import errors_line
     from tunewise.doctor.report import check_allow
     from tunewise.errors import UserError
+    from tunewise.tasks import get_task
 
-    allow = check_allow(allow)
-    cols = {
-        "text_column": text_column,
-        "text_pair_column": text_pair_column,
-        "label_column": label_column,
-        "multi_label": multi_label,
-        "quoting": quoting,
-    }
-    files = (("train", train_file), ("dev", dev), ("test", test))
-    if task == "tokens":
-        from tunewise.config import build_config
-        from tunewise.data.token_splits import read_tagged
-
-        data = build_config(
-            flags={
-                "task.type": "tokens",
-                "data.tag_column": tag_column,
-                "data.tag_scheme": tag_scheme,
-                "data.token_format": token_format,
-            }
-        ).data
-        splits = {n: read_tagged(p, data, data.tag_scheme)[0] for n, p in files if p is not None}
-    elif task == "classification":
-        splits = {
-            name: read_examples(path, require_label=True, **cols)
-            for name, path in files
-            if path is not None
+    task_cls = get_task(task)
+    cfg = build_config(
+        flags={
+            "task.type": task,
+            "task.multi_label": multi_label,
+            "model.name": model,
+            "model.max_length": max_length,
+            "data.train": str(train_file),
+            "data.dev": None if dev is None else str(dev),
+            "data.test": None if test is None else str(test),
+            "data.text_column": text_column,
+            "data.text_pair_column": text_pair_column,
+            "data.label_column": label_column,
+            "data.quoting": quoting,
+            "data.tag_column": tag_column,
+            "data.tag_scheme": tag_scheme,
+            "data.token_format": token_format,
         }
-    else:
-        raise UserError(f"--task {task!r}: use classification or tokens")
+    )
+    allow = check_allow(allow)
+    data = task_cls.read_data(cfg)
     tokenizer = None
     if not no_tokenizer:
         from tunewise.models.loading import load_pretrained, load_tokenizer
 
         _, tokenizer = load_pretrained(model, lambda p: load_tokenizer(p))
+        task_cls.from_data(cfg, data, tokenizer)  # e.g. the chat template sft checks render with
+    splits = {
+        name: task_cls.doctor_view(part)
+        for name, part in (("train", data.train), ("dev", data.dev), ("test", data.test))
+        if part is not None
+    }
     report = run_doctor(
         splits,
         tokenizer=tokenizer,
         max_length=max_length,
         allow=allow,
         near_duplicate_threshold=near_duplicate_threshold,
-        task=task,
+        checks=task_cls.doctor_checks,
     )
     print_summary(report)
     path = report.write(out / "doctor.json")

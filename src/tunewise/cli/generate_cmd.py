@@ -36,7 +36,7 @@ def generate(
     stream: Annotated[bool, Opt("--stream/--no-stream", help="Print tokens as they come")] = True,
 ) -> None:
     """Answer one prompt with the run's chat template; stops at end-of-turn/EOS."""
-    from tunewise.generation import Generator
+    from tunewise.tasks.sft.predictor import Generator
 
     gen = Generator(run)
     kw = _sampling(max_new_tokens, temperature, top_p, stop, seed)
@@ -59,7 +59,7 @@ def chat(
     seed: Annotated[int | None, Opt(help="Seed for sampling")] = None,
 ) -> None:
     """Talk to the model: answers stream as they are generated; /reset clears, /exit quits."""
-    from tunewise.generation import Generator
+    from tunewise.tasks.sft.predictor import Generator
 
     gen = Generator(run)
     kw = _sampling(max_new_tokens, temperature, top_p, stop, seed)

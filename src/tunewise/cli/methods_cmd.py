@@ -15,7 +15,7 @@ def methods(
 ) -> None:
     """List the fine-tuning methods: trainable parameters on MODEL, default learning rate,
     whether `export --merge` can fold them into plain weights, and their options section."""
-    from tunewise.methods.listing import method_table
+    from tunewise.run.method_table import method_table
 
     rows = method_table(model, num_labels)
     head = ("method", "trainable", "%", "lr", "merge", "options", "what")

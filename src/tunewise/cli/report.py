@@ -1,108 +1,16 @@
-"""Printing metrics as tables (shared by train and evaluate)."""
+"""Printing a run's metrics: its task's summary (shared by train, evaluate and report)."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from tunewise.console import make_console
 
-_KEYS = ("accuracy", "macro_f1", "micro_f1", "mcc")
-
-
-def _cell(m: dict, k: str) -> str:
-    ci = m.get("ci", {}).get(k)
-    return f"{m[k]:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-
 
 def print_metrics(metrics: dict, console: Console | None = None) -> None:
-    """Metrics per split (with 95% intervals) next to the baselines, per-class scores, seeds,
-    calibration and the checks that failed."""
-    console = console or make_console()
-    if metrics.get("task") == "tokens":
-        from tunewise.token_pipeline import print_token_metrics
+    """The summary of ``metrics`` (a run's metrics.json, or an evaluation) by its task."""
+    from tunewise.tasks import get_task
 
-        print_token_metrics(metrics, console)
-        return
-    t = Table("", "n", *_KEYS, title="metrics over whole splits (test with bootstrap 95% interval)")
-    rows = [(s, metrics[s]) for s in ("dev", "test") if s in metrics]
-    for name, b in metrics.get("baselines", {}).items():
-        what = f", always {b['predicts']!r}" if "predicts" in b else ""
-        rows.append((f"baseline: {name} (test{what})", b))
-    for name, m in rows:
-        t.add_row(name, str(m.get("n", "")), *(_cell(m, k) for k in _KEYS))
-    console.print(t)
-    split = "test" if "test" in metrics else "dev" if "dev" in metrics else None
-    if split and metrics[split].get("per_class"):
-        pc = Table("class", "precision", "recall", "f1", "support", title=f"per class ({split})")
-        for label, v in metrics[split]["per_class"].items():
-            pc.add_row(
-                label,
-                f"{v['precision']:.4f}",
-                f"{v['recall']:.4f}",
-                f"{v['f1']:.4f}",
-                str(v["support"]),
-            )
-        console.print(pc)
-    seeds = metrics.get("seeds", {})
-    if seeds.get("summary", {}).get("test"):
-        s = seeds["summary"]["test"]
-        console.print(
-            f"{len(seeds['values'])} seeds {seeds['values']}: test "
-            + ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in _KEYS if k in s)
-            + f" (mean ± std); model and per-row results from {seeds['selected']} (chosen on {seeds['selected_on']})"
-        )
-    elif seeds.get("single_seed"):
-        console.print(f"[yellow]{seeds['note']}[/yellow]")
-    cal = metrics.get("calibration")
-    if cal:
-        console.print(
-            f"calibration (test): ECE {cal['test']['ece']:.4f}, Brier {cal['test']['brier']:.4f}; "
-            f"with temperature {cal['temperature']:.2f} fitted on dev: ECE {cal['test_scaled']['ece']:.4f}"
-            + (f" ({escape(cal['decision'])})" if cal.get("decision") else "")
-        )
-    for name, c in metrics.get("checks", {}).items():
-        if not c.get("ok", True):
-            # escaped: rich would read "[collapse]" as a style tag and print "warning :"
-            console.print(f"[yellow]warning \\[{name}]: {escape(c['message'])}[/yellow]")
-        elif name in ("baselines", "label_issues"):
-            console.print(f"{name}: {c['message']}")
-    tr = metrics.get("training")
-    if tr:
-        console.print(
-            f"training: {tr['steps']} steps, {tr['train_seconds']} s, {tr['examples_per_s']} examples/s, "
-            f"{tr['real_token_share']:.0%} of processed tokens real"
-        )
-
-
-def print_sft_metrics(metrics: dict, console: Console | None = None) -> None:
-    """Dev/test loss and perplexity; generation on dev prompts before and after."""
-    console = console or make_console()
-    t = Table("", "loss", "perplexity", "tokens", title="next-token loss on assistant tokens")
-    for s in ("dev_before", "dev", "test"):
-        if s in metrics:
-            m = metrics[s]
-            t.add_row(s, f"{m['loss']:.4f}", f"{m['perplexity']:.2f}", str(m["tokens"]))
-    console.print(t)
-    gen = metrics.get("generation")
-    if gen:
-        g = Table(
-            "",
-            "exact match",
-            "ROUGE-L",
-            "stopped by EOS",
-            "mean new tokens",
-            title=f"greedy answers to {gen['after']['n']} dev prompts (samples.md)",
-        )
-        for k in ("before", "after"):
-            m = gen[k]
-            f = lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v)  # noqa: E731
-            g.add_row(
-                k,
-                f(m["exact_match"]),
-                f(m["rouge_l"]),
-                f(m["stopped_share"], "{:.0%}"),
-                f(m["mean_new_tokens"], "{:.1f}"),
-            )
-        console.print(g)
+    get_task(metrics.get("task", "classification")).print_summary(
+        metrics, console or make_console(soft_wrap=True)
+    )

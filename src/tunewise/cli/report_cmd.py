@@ -12,7 +12,7 @@ def report(
     run: Annotated[Path, typer.Argument(help="A run directory (finished or not)")],
 ) -> None:
     """Write RUN/report.html (one self-contained page with figures) and RUN/report.md."""
-    from tunewise.evaluation.report import write_report
+    from tunewise.run.finish import write_report
 
     html_path, md_path = write_report(run)
     print(html_path)

@@ -52,7 +52,8 @@ def train(
         str | None,
         Opt(
             "--task",
-            help="classification [default], tokens (NER: a tag per word) or sft (decoders)",
+            help="A registered task: classification [default], tokens (NER: a tag per word), "
+            "sft (decoders), regression (a number per text); see `tunewise tasks`",
         ),
     ] = None,
     tag_column: Annotated[
@@ -153,23 +154,29 @@ def train(
         cfg = build_config(
             base, {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}, overrides
         )
-    import tunewise.pipeline as pipeline
-    from tunewise.cli.report import print_metrics
+    from tunewise.run.runner import train as run_train
 
-    result = pipeline.train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)
+    result = run_train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)
     if not result.main:
         return
-    if "generation" in result.metrics or cfg_task(result) == "sft":
-        from tunewise.cli.report import print_sft_metrics
+    print_run(result)
 
-        print_sft_metrics(result.metrics)
-        print(f"\nrun directory: {result.path}")
+
+def print_run(result) -> None:
+    """The task's summary of a finished run, and how to use it."""
+    from tunewise.console import make_console
+    from tunewise.tasks import get_task
+
+    task = get_task(result.metrics.get("task", "classification"))
+    console = make_console(soft_wrap=True)  # full width when the output is not a terminal
+    task.print_summary(result.metrics, console)
+    print(f"\nrun directory: {result.path}")
+    if task.route is not None and task.route.generation:
         print(
-            f"use it: tunewise generate {result.path} --prompt TEXT   |   tunewise chat {result.path}"
+            f"use it: tunewise generate {result.path} --prompt TEXT   |   "
+            f"tunewise chat {result.path}   |   tunewise predict {result.path} --input FILE"
         )
         return
-    print_metrics(result.metrics)
-    print(f"\nrun directory: {result.path}")
     method = result.metrics.get("method", {}).get("name", "full")
     if method == "full":
         print(f"model (plain transformers): {result.path / 'model'}")
@@ -180,13 +187,6 @@ def train(
     print(
         f"   or: python -c \"import tunewise; print(tunewise.load('{result.path}').predict(['some text']))\""
     )
-
-
-def cfg_task(result) -> str:
-    import json
-
-    meta = result.path / "model" / "tunewise.json"
-    return json.loads(meta.read_text()).get("task", "") if meta.is_file() else ""
 
 
 def _echo(line: str) -> None:

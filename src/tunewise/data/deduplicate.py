@@ -17,6 +17,23 @@ from pathlib import Path
 from tunewise.data.examples import Example, dedup_key
 from tunewise.errors import UserError
 
+NUM_PERM = 128
+SHINGLE = 3
+"""Word n-gram size of the shingles."""
+
+
+def shingles(key) -> set[bytes]:
+    """Word 3-shingles of a normalized text (a pair's texts joined); short texts as one."""
+    words = (key[0] if key[1] is None else f"{key[0]} \x1f {key[1]}").split()
+    if len(words) <= SHINGLE:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
 ORDER = ("test", "dev", "train")
 """Which split keeps a row shared by several: the first in this order."""
 
@@ -86,8 +103,6 @@ def dedupe_splits(
 
 def _near(survivors, keep: list[bool], threshold: float, dropped: list[dict]) -> None:
     from datasketch import MinHash, MinHashLSH
-
-    from tunewise.doctor.near import NUM_PERM, jaccard, shingles
 
     sets = [shingles(key) for _, _, _, key in survivors]
     hashes = MinHash.bulk(sets, num_perm=NUM_PERM)

@@ -11,7 +11,6 @@ from tunewise.doctor import near  # noqa: F401
 from tunewise.doctor import labels  # noqa: F401
 from tunewise.doctor import sizes  # noqa: F401
 from tunewise.doctor import tokens  # noqa: F401
-from tunewise.doctor import token_data  # noqa: F401
 
 # isort: on
 from tunewise.doctor.preflight import preflight

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
+# the shingles are the ones `tunewise data dedupe` drops near-duplicates by
+from tunewise.data.deduplicate import NUM_PERM, SHINGLE, jaccard, shingles  # noqa: F401
 from tunewise.doctor.registry import Context, Splits, check
 from tunewise.doctor.text import first, groups, pairs, present, show
-
-NUM_PERM = 128
-SHINGLE = 3
-"""Word n-gram size of the shingles."""
-
-
-def shingles(key) -> set[bytes]:
-    """Word 3-shingles of a normalized text (a pair's texts joined); short texts as one."""
-    words = (key[0] if key[1] is None else f"{key[0]} \x1f {key[1]}").split()
-    if len(words) <= SHINGLE:
-        return {" ".join(words).encode()}
-    return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
-
-
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 @check("near_duplicates", "warning")

@@ -16,19 +16,20 @@ def errors_line(report: DoctorReport, allow_hint: str) -> str:
     )
 
 
-def preflight(cfg, splits, tokenizer, out: Path | None, echo) -> DoctorReport:
-    """Run the doctor on the training splits; write ``out/doctor.json`` when out is given.
+def preflight(cfg, splits: dict, checks, tokenizer, out: Path | None, echo) -> DoctorReport:
+    """Run the doctor's ``checks`` on the training splits (``{"train": [...], ...}``); write
+    ``out/doctor.json`` when out is given.
 
     Raises:
         UserError: an error-level check failed and ``cfg.doctor.allow`` does not name it.
     """
     report = run_doctor(
-        {"train": splits.train, "dev": splits.dev, "test": splits.test},
+        splits,
         tokenizer=tokenizer,
         max_length=cfg.model.max_length,
         allow=cfg.doctor.allow,
         near_duplicate_threshold=cfg.doctor.near_duplicate_threshold,
-        task=cfg.task.type,
+        checks=checks,
     )
     if out is not None:
         report.write(Path(out) / "doctor.json")

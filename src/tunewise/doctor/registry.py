@@ -38,7 +38,6 @@ class Context:
     tokenizer: Any = None
     max_length: int = 128
     near_duplicate_threshold: float = 0.9
-    task: str = "classification"
     cache: dict = field(default_factory=dict)
     check: Check | None = None
     """The check being run (set by :meth:`Check.__call__`)."""
@@ -69,8 +68,6 @@ class Check:
     """The most severe level the check reports (a check may report a milder one)."""
     fn: Callable[[Splits, Context], Finding]
     needs_tokenizer: bool = False
-    tasks: tuple[str, ...] = ("classification",)
-    """The task types (config ``task.type``) whose data the check understands."""
 
     @property
     def doc(self) -> str:
@@ -102,16 +99,16 @@ def check(
     severity: str,
     *,
     needs_tokenizer: bool = False,
-    tasks: tuple[str, ...] = ("classification",),
 ):
-    """Register ``fn(splits, ctx) -> Finding`` as the check ``name``, run for ``tasks``."""
+    """Register ``fn(splits, ctx) -> Finding`` as the check ``name``. A task names the checks
+    that understand its data (``Task.doctor_checks``); its own checks live in its folder."""
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, not {severity!r}")
 
     def register(fn):
         if name in CHECKS:
             raise ValueError(f"doctor check {name!r} registered twice")
-        CHECKS[name] = Check(name, severity, fn, needs_tokenizer, tuple(tasks))
+        CHECKS[name] = Check(name, severity, fn, needs_tokenizer)
         return fn
 
     return register

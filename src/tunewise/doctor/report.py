@@ -87,7 +87,7 @@ def run_doctor(
     max_length: int = 128,
     allow=(),
     near_duplicate_threshold: float = 0.9,
-    task: str = "classification",
+    checks=None,
 ) -> DoctorReport:
     """Run every registered check on the splits.
 
@@ -96,12 +96,22 @@ def run_doctor(
             are left out of the checks that compare splits.
         tokenizer: the model's tokenizer; checks that need one are skipped without it.
         allow: names of error-level checks whose failure does not stop training.
+        checks: names of the checks to run, in order (a task's ``doctor_checks``); None runs
+            the task-neutral checks of this package (texts and labels: what classification uses).
 
     Returns:
         The report; ``report.errors`` lists the failures that should stop training.
     """
     allow = check_allow(allow)
-    ctx = Context(tokenizer, max_length, near_duplicate_threshold, task)
+    ctx = Context(tokenizer, max_length, near_duplicate_threshold)
     splits = {k: list(v or []) for k, v in splits.items()}
-    findings = [c(splits, ctx) for c in CHECKS.values() if task in c.tasks]
+    names = (
+        [n for n, c in CHECKS.items() if c.fn.__module__.startswith("tunewise.doctor.")]
+        if checks is None
+        else list(checks)
+    )
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise ValueError(f"unknown doctor checks {unknown}")
+    findings = [CHECKS[n](splits, ctx) for n in names]
     return DoctorReport(findings, allow, {k: len(v) for k, v in splits.items()})

@@ -90,7 +90,7 @@ def length(splits: Splits, ctx: Context):
     )
 
 
-@check("unknown_tokens", "error", needs_tokenizer=True, tasks=("classification", "tokens"))
+@check("unknown_tokens", "error", needs_tokenizer=True)
 def unknown_tokens(splits: Splits, ctx: Context):
     """Share of [UNK] tokens: a vocabulary that does not cover the language."""
     unk = getattr(ctx.tokenizer, "unk_token_id", None)

@@ -198,13 +198,22 @@ def _on_device(batch: dict, model) -> dict:
     return batch if param is None else {k: v.to(param.device) for k, v in batch.items()}
 
 
-def eval_mode(model, batch: dict) -> dict:
-    """Two forward passes on the same batch in eval mode give the same outputs (dropout off)."""
+def _logits(model, batch: dict):
+    return model(**batch).logits
+
+
+def eval_mode(model, batch: dict, forward=None) -> dict:
+    """Two forward passes on the same batch in eval mode give the same outputs (dropout off).
+
+    Args:
+        forward: ``forward(model, batch) -> tensor`` (the task's; default ``.logits``).
+    """
+    forward = forward or _logits
     model.eval()
     batch = _on_device(batch, model)
-    with torch.no_grad():  # no graph: two forward passes only (and no grad warning)
-        a = model(**batch).logits.float()
-        b = model(**batch).logits.float()
+    with torch.inference_mode():
+        a = forward(model, batch).float()
+        b = forward(model, batch).float()
     diff = float((a - b).abs().max())
     ok = diff == 0.0
     return {
@@ -219,7 +228,7 @@ def eval_mode(model, batch: dict) -> dict:
 @timed("reload check: the saved model loaded fresh from disk")
 @torch.inference_mode()
 def reload_parity(
-    model, model_dir, batch: dict, atol: float = 1e-4, load=None, expected=None
+    model, model_dir, batch: dict, atol: float = 1e-4, load=None, expected=None, forward=None
 ) -> dict:
     """The saved model, loaded fresh, gives the logits of the in-memory one.
 
@@ -228,7 +237,9 @@ def reload_parity(
             default: a plain transformers sequence classifier.
         expected: logits the trained model gave on ``batch`` when it was saved (compared
             instead of ``model``'s, so the check spans save and reload).
+        forward: ``forward(model, batch) -> tensor`` (the task's; default ``.logits``).
     """
+    forward = forward or _logits
     from transformers import AutoModelForSequenceClassification
 
     from tunewise.models.loading import quiet_transformers
@@ -242,9 +253,10 @@ def reload_parity(
     a = (
         expected.float().cpu()
         if expected is not None
-        else model(**_on_device(batch, model)).logits.float().cpu()
+        else forward(model, _on_device(batch, model)).float().cpu()
     )
-    b = fresh.cpu()(**_on_device(batch, fresh)).logits.float()
+    fresh = fresh.cpu()
+    b = forward(fresh, _on_device(batch, fresh)).float()
     diff = float((a - b).abs().max())
     ok = diff <= atol
     return {
@@ -267,21 +279,36 @@ def padding(real_share: float) -> dict:
     }
 
 
-def overfitting(evals: list[dict], metric: str) -> dict:
-    """Gap between train-subset and dev metric over time (from the evaluation records)."""
+def overfitting(evals: list[dict], metric: str, lower_is_better=()) -> dict:
+    """Gap between train-subset and dev metric over time (from the evaluation records).
+
+    Args:
+        lower_is_better: metrics where lower is better (loss, perplexity, RMSE): the gap is
+            then dev minus train, and "falling" means rising above the best.
+    """
+    sign = -1.0 if metric in lower_is_better else 1.0
     dev = {r["step"]: r[metric] for r in evals if r.get("split") == "dev" and metric in r}
     train = {r["step"]: r[metric] for r in evals if r.get("split") == "train" and metric in r}
     steps = sorted(set(dev) & set(train))
     if not steps:
         return {"ok": True, "message": "no train-set evaluations recorded", "gaps": []}
-    gaps = [{"step": s, "train": train[s], "dev": dev[s], "gap": train[s] - dev[s]} for s in steps]
+    gaps = [
+        {"step": s, "train": train[s], "dev": dev[s], "gap": sign * (train[s] - dev[s])}
+        for s in steps
+    ]
     last = gaps[-1]["gap"]
-    best_dev = max(dev.values())
-    falling = dev[steps[-1]] < best_dev - 0.01
-    ok = last <= 0.1 and not falling
-    msg = f"train-dev {metric} gap {last * 100:+.1f} points at the end"
+    best_dev = max(sign * v for v in dev.values())
+    falling = sign * dev[steps[-1]] < best_dev - 0.01 * (1 if sign > 0 else abs(best_dev))
+    # higher-is-better metrics are shares (10 points); a loss-like one is judged relative to
+    # its best value (10%)
+    ok = last <= (0.1 if sign > 0 else 0.1 * abs(best_dev)) and not falling
+    msg = (
+        f"train-dev {metric} gap {last * 100:+.1f} points at the end"
+        if sign > 0
+        else f"dev {metric} above train by {last:+.4f} at the end"
+    )
     if falling:
-        msg += f"; dev {metric} fell from its best {best_dev:.4f} (the best checkpoint is kept)"
+        msg += f"; dev {metric} moved away from its best {sign * best_dev:.4f} (the best checkpoint is kept)"
     return {"ok": ok, "final_gap": last, "gaps": gaps, "message": msg}
 
 

@@ -31,13 +31,18 @@ def _require_reportable(path: Path) -> None:
         raise UserError(f"{run.path}: no config.yaml; the run stopped before it started training")
 
 
-def render(run_dir: str | Path) -> tuple[str, str]:
-    """(HTML text, Markdown text) of the report for ``run_dir``, without writing anything."""
+def render(run_dir: str | Path, sections=()) -> tuple[str, str]:
+    """(HTML text, Markdown text) of the report for ``run_dir``, without writing anything.
+
+    Args:
+        sections: the run's task's own sections (``tunewise.tasks.base.Section``), shown after
+            the header.
+    """
     data = load_run(run_dir)
-    return report_html.render(data), report_md.render(data)
+    return report_html.render(data, sections), report_md.render(data, sections)
 
 
-def write_report(run_dir: str | Path) -> tuple[Path, Path]:
+def write_report(run_dir: str | Path, sections=()) -> tuple[Path, Path]:
     """Write ``report.html`` and ``report.md`` into ``run_dir``.
 
     Args:
@@ -51,7 +56,7 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     """
     path = Path(run_dir)
     _require_reportable(path)
-    html, md = render(path)
+    html, md = render(path, sections)
     html_path, md_path = path / HTML_FILE, path / MD_FILE
     atomic_write(html_path, html)
     atomic_write(md_path, md)

@@ -173,10 +173,9 @@ def headline(r: RunData) -> str:
     if not r.metrics:
         return "no metrics.json: the run has no final evaluation (not available)"
     test = r.test
-    # token runs (NER) are judged by entity F1, not by accuracy
-    key, what = (
-        ("micro_f1", "entity F1") if r.metrics.get("task") == "tokens" else ("accuracy", "accuracy")
-    )
+    # the run's task names its headline figure (entity F1 for NER, RMSE for regression ...)
+    head = r.metrics.get("headline")
+    key, what = head if isinstance(head, list) and len(head) == 2 else ("accuracy", "accuracy")
     if not is_num(test.get(key)):
         return f"no test-set {what} in metrics.json (not available)"
     parts = [f"test {what} {test[key]:.4f}"]

@@ -203,10 +203,11 @@ def lengths(r: rd.RunData) -> str:
     return p.section("Text lengths", body or p.na("length statistics"), "lengths")
 
 
-def render(r: rd.RunData) -> str:
-    """The whole page."""
+def render(r: rd.RunData, extra=()) -> str:
+    """The whole page; ``extra``: the task's own sections (``Task.report_sections``)."""
     sections = [
         header(r),
+        *(p.section(x.title, x.html, x.anchor or f"task-{i}") for i, x in enumerate(extra)),
         learning_curves(r),
         test_figures(r) if r.test else p.section("Test set", p.na("test metrics"), "classes"),
         calibration(r),

@@ -220,8 +220,8 @@ def config(r: rd.RunData) -> list[str]:
     return ["## Config (config.yaml)", "", f"{fence}yaml", r.config_text.rstrip("\n"), fence, ""]
 
 
-def render(r: rd.RunData) -> str:
-    """The whole Markdown document."""
+def render(r: rd.RunData, extra=()) -> str:
+    """The whole Markdown document; ``extra``: the task's own sections."""
     parts = [
         header,
         learning_curves,
@@ -237,6 +237,9 @@ def render(r: rd.RunData) -> str:
     ]
     lines: list[str] = []
     for p in parts:
+        if p is learning_curves:
+            for x in extra:
+                lines += [f"## {x.title}", "", *x.markdown, ""]
         if p is test_tables and not r.test:
             lines += ["## Test set", "", *_na("test metrics")]
             continue

@@ -215,6 +215,15 @@ def mcnemar(y_true, pred_a, pred_b) -> dict:
     }
 
 
+def bootstrap_mean(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap interval of the mean of per-row ``values`` (resampling rows)."""
+    v = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
+    a = (1 - level) / 2
+    return [float(np.quantile(means, a)), float(np.quantile(means, 1 - a))]
+
+
 def seed_summary(values: list[float]) -> dict:
     """Mean, sample standard deviation (ddof=1; 0 for one value), min, max, n and the values."""
     v = np.asarray(list(values), dtype=np.float64)

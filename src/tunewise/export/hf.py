@@ -10,13 +10,12 @@ probe set; only when they agree is it moved into place.
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 import time
 from pathlib import Path
 
 from tunewise.errors import UserError
-from tunewise.export.parity import ParityError, compare, probe_examples
+from tunewise.export.parity import ParityError, compare, probe_texts
 from tunewise.integrity import MANIFEST
 from tunewise.outdir import claim, prepare_export_out
 from tunewise.rundir import replace_dir, write_json
@@ -37,21 +36,22 @@ def export_hf(
     ``run/exports/<out name>.json``). Raises ParityError when the exported model disagrees."""
     from tunewise.methods import get_method, merge_model
     from tunewise.models.loading import quiet_transformers
-    from tunewise.predictor import META_FILE, Predictor
+    from tunewise.run.api import load
+    from tunewise.rundir import ModelMeta, write_meta
 
     echo = echo or (lambda line: None)
     run, out = Path(run), Path(out)
     if not (run / "run.json").is_file():
         raise UserError(f"{run}: not a tunewise run directory")
     prepare_export_out(out, overwrite)
-    source = Predictor(run)
+    source = load(run)
     method = source.meta.get("method") or {"name": "full", "options": {}}
     m = get_method(method["name"])
     tmp = out.with_name(f".{out.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    meta = dict(source.meta)
+    meta = source.meta.to_dict() if isinstance(source.meta, ModelMeta) else dict(source.meta)
     try:
         if merge or not m.needs_base:
             plain = merge_model(copy.deepcopy(source.model), method) if merge else source.model
@@ -65,13 +65,11 @@ def export_hf(
                 if f.is_file() and f.name != MANIFEST:  # the export's files are its own
                     shutil.copy2(f, tmp / f.name)
         source.tokenizer.save_pretrained(str(tmp))
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        write_meta(tmp, ModelMeta.model_validate(meta))
 
-        exs, where = probe_examples(run, source.tokenizer, probe_rows, probe)
-        exported = Predictor(tmp)  # from disk, as a user would load it
-        parity = compare(
-            source.logits(exs), exported.logits(exs), source.task, source.threshold, atol
-        )
+        texts, where = probe_texts(run, source, probe_rows, probe)
+        exported = load(tmp)  # from disk, as a user would load it
+        parity = compare(source.parity_outputs(texts), exported.parity_outputs(texts), atol)
         parity["probe"] = where
         record = {
             "format": "hf",

@@ -23,8 +23,8 @@ from tunewise.errors import UserError
 from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE, OnnxPredictor
 from tunewise.export.parity import probe_examples
 from tunewise.outdir import claim, prepare_export_out
-from tunewise.predictor import META_FILE, Predictor
-from tunewise.rundir import replace_dir, write_json
+from tunewise.rundir import META_FILE, replace_dir, write_json
+from tunewise.tasks.classification.predictor import Predictor
 
 # fp32 must match torch to float noise; int8 may move logits but not (many) labels
 # int8 must keep 99.5% of the labels on the probe: measured on minilm/SST-2, a recipe that kept
@@ -75,7 +75,14 @@ def export_onnx(
         raise UserError(f"--quantize {quantize!r}: the choices are int8 (or leave it out)")
     out = Path(out)
     prepare_export_out(out, overwrite)
-    pred = Predictor(source)
+    from tunewise.run.api import load
+
+    pred = load(source)
+    if not isinstance(pred, Predictor):
+        raise UserError(
+            f"{source}: a {pred.task.name} run; ONNX export covers classification runs "
+            "(their micro-batched int8 serving); export this run with --format hf"
+        )
     model_dir = Path(source) / "model" if pred.run is not None else Path(source)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from tunewise.errors import UserError
-from tunewise.predictor import META_FILE, Predictor
+from tunewise.rundir import META_FILE, read_meta
+from tunewise.tasks.classification.predictor import Predictor
 
 EXPORT_FILE = "export.json"
 ONNX_FILE = "model.onnx"
@@ -27,20 +28,19 @@ class OnnxPredictor(Predictor):
         import onnxruntime as ort
 
         from tunewise.models.loading import load_tokenizer
-        from tunewise.tasks import ClassificationTask
 
         path = Path(path)
         if not (path / ONNX_FILE).is_file() or not (path / META_FILE).is_file():
             raise UserError(f"{path}: not an ONNX export (needs {ONNX_FILE} and {META_FILE})")
         self.run, self.path = None, path
-        self.meta = json.loads((path / META_FILE).read_text())
+        self.meta = read_meta(path)
         self.export = (
             json.loads((path / EXPORT_FILE).read_text()) if (path / EXPORT_FILE).is_file() else {}
         )
-        self.threshold = float(self.meta.get("threshold", 0.5))
-        self.temperature = float(self.meta.get("temperature", 1.0))
-        self.max_length = int(self.meta["max_length"])
-        self.task = ClassificationTask(self.meta["labels"], self.meta.get("multi_label", False))
+        self.task = self.task_class().from_meta(self.meta)
+        self.threshold = self.task.threshold
+        self.temperature = self.task.temperature
+        self.max_length = int(self.meta.max_length)
         self.labels = self.task.labels
         self.tokenizer = load_tokenizer(str(path))
         self.batch_size = batch_size

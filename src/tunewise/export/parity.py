@@ -63,20 +63,67 @@ def probe_examples(
     return exs, "random words from the tokenizer vocabulary (seed 0)"
 
 
-def compare(reference: np.ndarray, exported: np.ndarray, task, threshold: float, atol: float):
-    """Label agreement and largest |logit| difference between two sets of logits."""
-    a, b = task.predict(reference, threshold), task.predict(exported, threshold)
-    same = (a == b).all(axis=1) if a.ndim > 1 else a == b
-    diff = float(np.abs(reference - exported).max()) if len(reference) else 0.0
-    ok = bool(same.all()) and diff <= atol
+def probe_texts(source_dir: Path, predictor, n: int = 256, probe: Path | None = None):
+    """Up to ``n`` raw inputs (texts, or prompts) to compare an export with its run on:
+    ``probe``, else the run's dev, test or train file read by the run's own predictor, else
+    random words from the tokenizer's vocabulary."""
+    data = predictor.run.data_settings() if getattr(predictor, "run", None) else {}
+    if probe is not None and not Path(probe).is_file():
+        raise UserError(f"{probe}: probe file not found")
+    for path in [probe] if probe is not None else [data.get(k) for k in ("dev", "test", "train")]:
+        if path and Path(path).is_file():
+            try:
+                exs = predictor.read_inputs(Path(path))
+            except UserError:
+                if probe is not None:
+                    raise
+                continue
+            texts = [_text_of(ex) for ex in exs[:n]]
+            texts = [t for t in texts if t]
+            if texts:
+                return texts, f"{path} (first {len(texts)} rows)"
+    rng = random.Random(0)
+    vocab = [t for t in predictor.tokenizer.get_vocab() if t.isalpha() and len(t) > 2] or ["probe"]
+    texts = [" ".join(rng.choices(vocab, k=rng.randint(3, 30))) for _ in range(min(n, 64))]
+    return texts, "random words from the tokenizer vocabulary (seed 0)"
+
+
+def _text_of(ex) -> str | None:
+    if getattr(ex, "messages", None):  # a chat: its last user message
+        users = [m["content"] for m in ex.messages if m["role"] == "user"]
+        return users[-1] if users else None
+    return ex.text
+
+
+def compare(reference, exported, atol: float):
+    """Agreement between two sets of outputs (``parity_outputs``: one row per input): the
+    largest |difference|, and for rows of several scores the share whose argmax agrees."""
+    a = np.asarray(reference, dtype=np.float64)
+    b = np.asarray(exported, dtype=np.float64)
+    if a.shape != b.shape:
+        return {
+            "ok": False,
+            "rows": int(len(a)),
+            "label_agreement": 0,
+            "max_abs_logit_diff": float("inf"),
+            "atol": atol,
+            "message": f"outputs differ in shape: {a.shape} vs {b.shape}",
+        }
+    diff = float(np.abs(a - b).max()) if a.size else 0.0
+    same = (
+        a.argmax(axis=1) == b.argmax(axis=1)
+        if a.ndim > 1 and a.shape[1] > 1
+        else np.abs(a - b).reshape(len(a), -1).max(axis=1) <= atol
+    )
+    ok = bool(np.all(same)) and diff <= atol
     return {
         "ok": ok,
-        "rows": int(len(reference)),
-        "label_agreement": int(same.sum()),
+        "rows": int(len(a)),
+        "label_agreement": int(np.sum(same)),
         "max_abs_logit_diff": diff,
         "atol": atol,
         "message": (
-            f"{int(same.sum())}/{len(reference)} labels agree, largest |logit| difference "
+            f"{int(np.sum(same))}/{len(a)} predictions agree, largest |output| difference "
             f"{diff:.3g} (tolerance {atol:g})"
         ),
     }

@@ -141,6 +141,17 @@ def merge_model(model, method_cfg):
     return method.merge(model)
 
 
+def merged_copy(raw, method_cfg):
+    """The model to save as a plain transformers directory: the method (LoRA ...) merged into
+    a copy (training goes on with the adapters), or the model itself for full fine-tuning."""
+    import copy
+
+    method, _ = resolve(method_cfg)
+    if method.name == "full":
+        return raw
+    return merge_model(copy.deepcopy(raw), method_cfg)
+
+
 def trainable_summary(model) -> dict[str, Any]:
     """Trainable and total parameter counts (each tensor counted once)."""
     seen, trainable, total = set(), 0, 0

@@ -47,7 +47,7 @@ def convert_gguf(name: str, folder: Path, gguf_file: str, echo=None) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from tunewise.models.loading import quiet_transformers
+    from tunewise.models.quiet import quiet_transformers
 
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")

@@ -17,15 +17,7 @@ from tunewise.serve.batcher import Gate, MicroBatcher
 from tunewise.serve.http import ApiError, GuardMiddleware, install_error_handlers
 from tunewise.serve.metrics import ServerMetrics
 from tunewise.serve.registry import Served
-from tunewise.serve.schemas import (
-    ClassifyRequest,
-    ClassifyResponse,
-    EntitiesRequest,
-    EntitiesResponse,
-    ErrorBody,
-    ModelInfo,
-    ModelList,
-)
+from tunewise.serve.schemas import ErrorBody, ModelInfo, ModelList
 from tunewise.serve.settings import ServeSettings
 
 ERRORS = {
@@ -51,18 +43,24 @@ class State:
         self.gates: dict[str, Gate] = {}
         self.ready = False
 
-    def pick(self, kind: str, name: str | None, endpoint: str) -> Served:
+    def pick(self, accepts, kind: str, name: str | None, endpoint: str) -> Served:
+        """The served model a request names (or the only one ``accepts`` takes).
+
+        Args:
+            accepts: ``accepts(served) -> bool``: whether a model answers ``endpoint``.
+            kind: what such a model is, in words, for the error messages.
+        """
         served = ", ".join(f"{m.name} ({m.kind})" for m in self.models.values())
         if name is not None:
             m = self.models.get(name)
             if m is None:
                 raise ApiError(404, f"model {name!r} not found; served: {served}", "not_found")
-            if m.kind != kind:
+            if not accepts(m):
                 raise ApiError(
                     422, f"model {name!r} is a {m.kind} model; {endpoint} needs a {kind} model"
                 )
             return m
-        fit = [m for m in self.models.values() if m.kind == kind]
+        fit = [m for m in self.models.values() if accepts(m)]
         if len(fit) == 1:
             return fit[0]
         if not fit:
@@ -109,6 +107,41 @@ def _threads(n: int | None):
     return init
 
 
+def _add_task_route(app: FastAPI, state: State, task, auth) -> None:
+    """``POST task.route.path``: the request's items join the model's micro-batch; the
+    predictor's ``predict_batch`` answers them; the route builds the response."""
+    from tunewise.errors import UserError
+
+    route = task.route
+
+    def accepts(m: Served) -> bool:
+        return m.kind == task.name
+
+    async def endpoint(req):
+        m = state.pick(accepts, task.name, req.model, route.path)
+        for field, texts in route.texts(req) if route.texts else []:
+            state.check_texts(texts, field)
+        try:
+            items = route.items(req)
+        except UserError as e:
+            raise ApiError(422, str(e)) from None
+        results = await state.batchers[m.name].submit(items)
+        state.metrics.items.labels(m.name).inc(len(items))
+        return {"model": m.name, **route.respond(req, results)}
+
+    endpoint.__annotations__ = {"req": route.request}
+    endpoint.__doc__ = route.summary
+    endpoint.__name__ = f"{task.name}_endpoint"
+    app.post(
+        route.path,
+        response_model=route.response,
+        response_model_exclude_none=True,
+        responses=ERRORS,
+        dependencies=auth,
+        summary=route.summary,
+    )(endpoint)
+
+
 def create_app(models: list[Served], settings: ServeSettings | None = None) -> FastAPI:
     """A FastAPI app answering for ``models`` (names must be unique)."""
     settings = settings or ServeSettings()
@@ -124,7 +157,7 @@ def create_app(models: list[Served], settings: ServeSettings | None = None) -> F
     async def lifespan(app: FastAPI):
         for m in models:
             depth = metrics.queue_depth.labels(m.name).set
-            if m.kind == "generation":
+            if m.generates:
                 state.gates[m.name] = Gate(settings.max_queue, on_depth=depth)
             else:
                 b = MicroBatcher(
@@ -148,7 +181,7 @@ def create_app(models: list[Served], settings: ServeSettings | None = None) -> F
     app = FastAPI(
         title="tunewise",
         version=__version__,
-        description="Fine-tuned models served by tunewise: classification, entities, generation.",
+        description="Fine-tuned models served by tunewise: one route per task, and generation.",
         lifespan=lifespan,
     )
     app.state.tunewise = state
@@ -156,39 +189,11 @@ def create_app(models: list[Served], settings: ServeSettings | None = None) -> F
     install_error_handlers(app, settings)
     auth = [Depends(HTTPBearer(auto_error=False))] if settings.api_key else []
 
-    @app.post(
-        "/v1/classify",
-        response_model=ClassifyResponse,
-        response_model_exclude_none=True,
-        responses=ERRORS,
-        dependencies=auth,
-    )
-    async def classify(req: ClassifyRequest):
-        """Labels with probabilities for a batch of texts (or sentence pairs)."""
-        m = state.pick("classification", req.model, "/v1/classify")
-        state.check_texts(req.texts, "texts")
-        pairs = req.text_pairs
-        if pairs is not None:
-            if len(pairs) != len(req.texts):
-                raise ApiError(422, f"text_pairs: {len(pairs)} pairs for {len(req.texts)} texts")
-            state.check_texts(pairs, "text_pairs")
-        items = [(t, pairs[i] if pairs is not None else None) for i, t in enumerate(req.texts)]
-        results = await state.batchers[m.name].submit(items)
-        metrics.items.labels(m.name).inc(len(items))
-        if req.top_k:
-            for r in results:
-                top = sorted(r["scores"].items(), key=lambda kv: -kv[1])[: req.top_k]
-                r["top_k"] = [{"label": k, "score": v} for k, v in top]
-        return {"model": m.name, "results": results}
+    from tunewise.tasks import TASKS
 
-    @app.post("/v1/entities", response_model=EntitiesResponse, responses=ERRORS, dependencies=auth)
-    async def entities(req: EntitiesRequest):
-        """Entities (type, text, character offsets, score) found in each text."""
-        m = state.pick("tokens", req.model, "/v1/entities")
-        state.check_texts(req.texts, "texts")
-        results = await state.batchers[m.name].submit(list(req.texts))
-        metrics.items.labels(m.name).inc(len(req.texts))
-        return {"model": m.name, "results": results}
+    for task in TASKS.values():  # each task's route, built from its description
+        if task.route is not None and not task.route.generation:
+            _add_task_route(app, state, task, auth)
 
     from tunewise.serve.generation import add_generation_routes
 

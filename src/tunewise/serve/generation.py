@@ -1,7 +1,7 @@
 """`/v1/generate` (plain and server-sent events) and OpenAI-compatible `/v1/chat/completions`.
 
 Generation is not batched: one request at a time per model (``Gate``), a bounded number
-waiting. The model is a :class:`tunewise.generation.Generator`, the one ``tunewise generate``
+waiting. The model is a :class:`tunewise.tasks.sft.predictor.Generator`, the one ``tunewise generate``
 and ``tunewise chat`` use, so a prompt is answered as they answer it (a chat model gets it as
 a user turn through its chat template). It runs in a worker thread; a streamed answer is sent
 chunk by chunk as ``data: {...}`` events and ends with ``data: [DONE]``.
@@ -27,7 +27,7 @@ def add_generation_routes(app, state, auth, errors) -> None:
     settings = state.settings
 
     def prepare(req, kind_endpoint, prompt=None, messages=None):
-        m = state.pick("generation", req.model, kind_endpoint)
+        m = state.pick(lambda m: m.generates, "generation", req.model, kind_endpoint)
         texts = [prompt] if prompt is not None else [x["content"] for x in messages]
         state.check_texts(texts, "prompt" if prompt is not None else "messages.content")
         n = req.max_new_tokens

@@ -1,10 +1,8 @@
-"""Models served by name: what a path holds (run dir, HF dir, ONNX export) and its kind.
+"""Models served by name: what a path holds (run dir, HF dir, ONNX export) and its task.
 
-Each served model is one of three small handler kinds the endpoints call:
-
-- ``classification``: ``predictor.predict(texts, pairs)`` (tunewise's Predictor or its ONNX twin)
-- ``tokens``: ``tagger.predict(texts)`` -> ``[{"entities": [...]}]``
-- ``generation``: ``generator.generate(prompt=|messages=, ..., stream=)`` -> str | iterator
+A served model's ``kind`` is its task's registered name; the task's predictor answers the
+task's route (``Task.route``): ``predict_batch(items)`` for a micro-batch, or the generation
+endpoints for a task whose route generates (a ``Generator``).
 """
 
 from __future__ import annotations
@@ -38,38 +36,20 @@ class Served:
         keys = ("adapter", "base", "shares_base_with")
         return {k: self.extra[k] for k in keys if k in self.extra}
 
+    @property
+    def task(self):
+        from tunewise.tasks import get_task
+
+        return get_task(self.kind)
+
+    @property
+    def generates(self) -> bool:
+        route = self.task.route
+        return route is not None and route.generation
+
     def run_batch(self, items: list) -> list:
         """One forward pass over items merged from several requests (the batcher's function)."""
-        if self.kind == "tokens":
-            return self.model.predict(list(items))
-        # a text pair changes the tokenization, so plain texts and pairs run apart
-        out: list = [None] * len(items)
-        for with_pair in (False, True):
-            idx = [i for i, (_, p) in enumerate(items) if (p is not None) == with_pair]
-            if idx:
-                res = classify(
-                    self.model,
-                    [items[i][0] for i in idx],
-                    [items[i][1] for i in idx] if with_pair else None,
-                )
-                for i, r in zip(idx, res):
-                    out[i] = r
-        return out
-
-
-def classify(pred, texts: list[str], pairs: list[str] | None) -> list[dict]:
-    """``pred.predict(texts, pairs)`` with one tokenizer pass instead of two (``task.encode``
-    also tokenizes untruncated, for statistics a server does not need); same ids, same
-    batches, same decoding, so the same answers."""
-    if not hasattr(pred, "logits_encoded"):
-        return pred.predict(texts, pairs)
-    from tunewise.tasks.classification import Encoded
-
-    args = (texts, pairs) if pairs is not None else (texts,)
-    enc = pred.tokenizer(*args, truncation=True, max_length=pred.max_length)
-    tt = enc.get("token_type_ids") if pairs is not None else None
-    data = Encoded(list(enc["input_ids"]), tt, None)
-    return pred.decode(pred.logits_encoded(data))
+        return self.model.predict_batch(list(items))
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:
@@ -121,38 +101,37 @@ def load_served(
             )
         pred = OnnxPredictor(path, batch_size=batch_size, threads=threads)
         backend_name = f"onnxruntime-{export.get('precision', 'fp32')}"
-        return Served(name, "classification", pred, backend_name, str(path), {"export": export})
+        return Served(name, pred.task.name, pred, backend_name, str(path), {"export": export})
     if backend == "onnx":
         raise UserError(
             f"{path}: no {ONNX_FILE} here; export it with `tunewise export --format onnx`"
         )
-    model_dir = path / "model" if (path / "run.json").is_file() else path
-    if (path / "run.json").is_file():
-        from tunewise.rundir import RunDir
+    from tunewise.rundir import META_FILE, RUN_FILE, model_dir_of, read_meta
+    from tunewise.tasks import TASKS, get_task
 
-        RunDir(path).require_complete()
-    arch = _architecture(model_dir)
-    meta_file = model_dir / "tunewise.json"
-    task = json.loads(meta_file.read_text()).get("task") if meta_file.is_file() else None
-    if task == "tokens":  # a tunewise token run: its own predictor (word-level decoding)
-        from tunewise.predictor import load
-
-        return Served(name, "tokens", load(path), "torch", str(path))
-    if "ForTokenClassification" in arch:
-        from tunewise.serve.adapters import HfTokenTagger
-
+    if (path / RUN_FILE).is_file() or (path / META_FILE).is_file():
+        _, model_dir = model_dir_of(path)
+        task = get_task(read_meta(model_dir).task)
         return Served(
-            name, "tokens", HfTokenTagger(model_dir, batch_size=batch_size), "torch", str(path)
+            name, task.name, task.predictor(path, batch_size=batch_size), "torch", str(path)
         )
-    if task == "sft" or "ForCausalLM" in arch or "ForConditionalGeneration" in arch:
-        from tunewise.generation import Generator
-
-        return Served(name, "generation", Generator(path), "torch", str(path))
-    if "ForSequenceClassification" in arch or (model_dir / "tunewise.json").is_file():
-        from tunewise.predictor import Predictor
-
-        return Served(name, "classification", Predictor(path, batch_size), "torch", str(path))
+    arch = _architecture(path)
+    for task in TASKS.values():  # a plain transformers directory: the task that serves its kind
+        if any(a.endswith(task.hf_architectures) for a in arch.split()) and task.hf_architectures:
+            return Served(
+                name,
+                task.name,
+                task.plain_predictor(path, batch_size=batch_size),
+                "torch",
+                str(path),
+            )
     raise UserError(
         f"{path}: not a model tunewise can serve (no run.json, model.onnx or a config.json "
-        "naming a sequence-classification, token-classification or causal-LM architecture)"
+        "naming an architecture a task serves: "
+        + ", ".join(
+            f"{t.name}: ...{'/...'.join(t.hf_architectures)}"
+            for t in TASKS.values()
+            if t.hf_architectures
+        )
+        + ")"
     )

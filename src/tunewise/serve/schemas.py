@@ -2,79 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
-def _unicode_text(value: str) -> str:
-    """Refuse text a tokenizer cannot take: a lone surrogate (``"\\ud800"`` in JSON) has no
-    UTF-8 form, and inside a micro-batch it would fail every request batched with it."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise ValueError(
-            f"a lone surrogate (U+{ord(value[e.start]):04X} at character {e.start + 1}) is not "
-            "valid Unicode text; send each surrogate with its pair or remove it"
-        ) from None
-    return value
-
-
-Text = Annotated[str, AfterValidator(_unicode_text)]
-"""A string that is valid Unicode (no lone surrogates)."""
+from tunewise.data.text_type import Text
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ClassifyRequest(_Body):
-    texts: list[Text] = Field(min_length=1, description="Texts to classify (at least one).")
-    text_pairs: list[Text] | None = Field(
-        None, description="Second texts of sentence pairs, one per text (pair models)."
-    )
-    top_k: int | None = Field(None, ge=1, description="Also return the k most probable labels.")
-    model: str | None = Field(None, description="Model name; may be left out with one model.")
-
-
-class LabelScore(BaseModel):
-    label: str
-    score: float
-
-
-class Classification(BaseModel):
-    label: str | None = Field(None, description="Predicted label (single-label models).")
-    labels: list[str] | None = Field(None, description="Labels over the threshold (multi-label).")
-    score: float | None = Field(None, description="Probability of the predicted label.")
-    scores: dict[str, float] = Field(description="Probability of every label.")
-    top_k: list[LabelScore] | None = None
-
-
-class ClassifyResponse(BaseModel):
-    model: str
-    results: list[Classification]
-
-
-class EntitiesRequest(_Body):
-    texts: list[Text] = Field(min_length=1, description="Texts to tag (at least one).")
-    model: str | None = None
-
-
-class Entity(BaseModel):
-    type: str
-    text: str
-    start: int = Field(description="Character offset where the entity starts.")
-    end: int = Field(description="Character offset just past its end.")
-    score: float
-
-
-class EntityResult(BaseModel):
-    entities: list[Entity]
-
-
-class EntitiesResponse(BaseModel):
-    model: str
-    results: list[EntityResult]
 
 
 class _Sampling(_Body):
@@ -117,11 +53,11 @@ class ModelInfo(BaseModel):
     id: str
     object: Literal["model"] = "model"
     owned_by: str = "tunewise"
-    kind: Literal["classification", "tokens", "generation"]
+    kind: str = Field(description="The model's task (a registered task name).")
     backend: str
     path: str = Field(
-        description="The served folder's name (never a full path: it would tell "
-        "clients how the server's disk is laid out)."
+        description="The served folder's name (never a full path: it would tell clients how "
+        "the server's disk is laid out)."
     )
     labels: list[str] | None = None
     adapter: bool = Field(False, description="A LoRA-family or IA3 adapter run on a base model.")

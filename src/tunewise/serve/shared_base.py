@@ -16,9 +16,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from tunewise.rundir import META_FILE, RUN_FILE
 from tunewise.serve.registry import Served, parse_spec
-
-TASKS = ("classification", "tokens")
 
 
 class SharedBase:
@@ -70,22 +69,25 @@ def share_key(path: Path, backend: str) -> tuple | None:
     from tunewise.export.onnx_predictor import ONNX_FILE
     from tunewise.methods import get_method
     from tunewise.methods.api import base_model_path
+    from tunewise.tasks import get_task
 
-    model_dir = path / "model" if (path / "run.json").is_file() else path
-    meta_file, peft_file = model_dir / "tunewise.json", model_dir / "adapter_config.json"
+    model_dir = path / "model" if (path / RUN_FILE).is_file() else path
+    meta_file, peft_file = model_dir / META_FILE, model_dir / "adapter_config.json"
     if backend == "onnx" or (backend == "auto" and (path / ONNX_FILE).is_file()):
         return None
     if not (meta_file.is_file() and peft_file.is_file()):
         return None
     try:
         meta, peft = json.loads(meta_file.read_text()), json.loads(peft_file.read_text())
-        task = meta.get("task") or "classification"
+        task = get_task(meta.get("task") or "classification")
         method = get_method((meta.get("method") or {}).get("name", "full"))
         base = base_model_path(meta)
     except Exception:  # loading it on its own reports what is wrong
         return None
-    if task not in TASKS or not method.shares_base or peft.get("bias", "none") != "none":
+    shares = task.route is not None and not task.route.generation  # a head on a shared base
+    if not shares or not method.shares_base or peft.get("bias", "none") != "none":
         return None
+    task = task.name
     base = str(Path(base).resolve()) if Path(base).exists() else base
     return task, base, peft.get("peft_type")
 
@@ -98,6 +100,7 @@ def load_all(specs: list[str], backend: str = "auto", batch_size: int = 32, **kw
     """
     from tunewise.errors import UserError
     from tunewise.serve.registry import load_served
+    from tunewise.tasks import get_task
 
     named = [parse_spec(s) for s in specs]
     names = [n for n, _ in named]
@@ -116,14 +119,7 @@ def load_all(specs: list[str], backend: str = "auto", batch_size: int = 32, **kw
         task, shared = key[0], groups[key]
         # peft keeps adapters in module dicts: a served name may hold dots or clash
         loader = shared.loader(f"a{i}_" + re.sub(r"\W", "_", name))
-        if task == "tokens":
-            from tunewise.token_predictor import TokenPredictor
-
-            model = TokenPredictor(path, batch_size, loader=loader)
-        else:
-            from tunewise.predictor import Predictor
-
-            model = Predictor(path, batch_size, loader=loader)
+        model = get_task(task).predictor(path, batch_size=batch_size, loader=loader)
         out.append(Served(name, task, model, "torch", str(path), {"shared": shared}))
     for s in out:
         if "shared" in s.extra:

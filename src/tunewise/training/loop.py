@@ -115,7 +115,7 @@ def predict_logits(model, task, data, batch_size: int, accelerator, pad_id: int)
             batch = task.collate(data, idx, pad_id)
             batch.pop("labels", None)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            out = model(**batch).logits.float().cpu().numpy()
+            out = task.forward(model, batch).float().cpu().numpy()
             outs.append(per_row(out, data, idx) if per_row else out)
             rows.extend(idx)
     if accelerator.num_processes > 1:
@@ -268,16 +268,12 @@ def fit(
             )
         accelerator.wait_for_everyone()
 
-    log_keys = getattr(task, "log_keys", ("accuracy", "macro_f1", "micro_f1", "mcc"))
+    log_keys = task.log_keys
 
     def evaluate() -> None:
         if dev is None or len(dev) == 0:
             return
-        if hasattr(task, "evaluate"):  # tasks without per-row logits (causal LM) score themselves
-            m = task.evaluate(model, dev, cfg.batch_size * 2, accelerator, pad_id)
-        else:
-            logits = predict_logits(model, task, dev, cfg.batch_size * 2, accelerator, pad_id)
-            m = task.metrics(logits, dev.labels)
+        m = task.split_metrics(model, dev, cfg.batch_size * 2, accelerator, pad_id)
         # internally higher is better; a task names the metrics where lower is better
         value = -m[metric] if metric in getattr(task, "lower_is_better", ()) else m[metric]
         rec = {
@@ -300,10 +296,7 @@ def fit(
         state.evals.append(rec)
         log(rec)
         if train_probe is not None and len(train_probe):
-            tm = task.metrics(
-                predict_logits(model, task, train_probe, cfg.batch_size * 2, accelerator, pad_id),
-                train_probe.labels,
-            )
+            tm = task.split_metrics(model, train_probe, cfg.batch_size * 2, accelerator, pad_id)
             trec = {
                 "type": "eval",
                 "step": state.step,
@@ -352,13 +345,13 @@ def fit(
                 batch = {
                     k: v.to(accelerator.device) for k, v in task.collate(train, idx, pad_id).items()
                 }
-                labels = batch.pop("labels")
                 sync = (bi + 1) % cfg.grad_accum == 0 or bi + 1 == len(plan)
                 ctx = contextlib.nullcontext() if sync else accelerator.no_sync(model)
                 with ctx:
                     with autocast:
-                        logits = model(**batch).logits
-                    loss = task.loss(logits, labels)
+                        # the task's objective: a head + cross-entropy, a ranking or a
+                        # contrastive loss, masked or causal LM; computed in fp32 by the task
+                        loss = task.step(model, batch)
                     if extra_loss is not None:
                         loss = loss + extra_loss()
                     accelerator.backward(loss / cfg.grad_accum)

@@ -20,56 +20,11 @@ from tunewise.errors import UserError
 META_FILE = "tunewise.json"
 
 
-def generate_batch(
-    model,
-    tokenizer,
-    prompts: list[list[int]],
-    max_new_tokens: int,
-    stop_ids: list[int],
-    pad_id: int,
-) -> list[dict]:
-    """Greedy answers to several tokenized prompts at once (left-padded).
-
-    Returns:
-        One dict per prompt: ``text`` (decoded, special tokens dropped), ``stopped`` (ended by
-        an end-of-turn/EOS token rather than the length limit), ``new_tokens``.
-    """
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for r, p in enumerate(prompts):
-        ids[r, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[r, width - len(p) :] = 1
-    model.eval()
-    with torch.inference_mode():
-        out = model.generate(
-            input_ids=ids.to(model.device),
-            attention_mask=mask.to(model.device),
-            max_new_tokens=max_new_tokens,
-            use_cache=True,  # training turns the KV cache off on the model; decoding needs it
-            do_sample=False,
-            eos_token_id=stop_ids,
-            pad_token_id=pad_id,
-        )
-    results = []
-    for row in out[:, width:].tolist():
-        end = next((k for k, t in enumerate(row) if t in stop_ids), None)
-        new = row if end is None else row[:end]
-        results.append(
-            {
-                "text": tokenizer.decode(new, skip_special_tokens=True).strip(),
-                "stopped": end is not None,
-                "new_tokens": len(new) + (0 if end is None else 1),
-            }
-        )
-    return results
-
-
 class Generator:
     """A decoder loaded from a tunewise sft run (or its ``model/`` directory), or from a plain
     transformers causal-LM directory (its chat template if it has one; stops at its EOS)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, batch_size: int = 8, loader=None):
         from transformers import AutoModelForCausalLM
 
         from tunewise.models.loading import load_tokenizer, quiet_transformers
@@ -103,6 +58,86 @@ class Generator:
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.stop_ids[0]
+        from tunewise.tasks.sft.task import SFTTask
+
+        self.model_dir = model_dir
+        self.run = RunDir(path) if (path / "run.json").is_file() else None
+        self.task = SFTTask(self.meta.get("end_of_turn", ""), self.stop_ids, self.chat_mode)
+        self.max_length = int(self.meta.get("max_length", 512))
+
+    # -- the predictor protocol (tunewise.tasks.base.Predictor) ------------------------------
+    def predict(self, inputs, max_new_tokens: int = 256, **kw) -> list[dict]:
+        """One greedy answer per prompt (a user message, or a list of messages):
+        ``{"text", "finish_reason", "prompt_tokens", "new_tokens"}``."""
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        return [self.complete(p, max_new_tokens=max_new_tokens, **kw) for p in inputs]
+
+    def read_inputs(self, path: Path, require_label: bool = False) -> list:
+        """Prompts of a file: instruction or chat JSONL rows (answers optional), or one
+        prompt per line of a .txt file."""
+        from tunewise.tasks.sft.data import read_sft
+
+        p = Path(path)
+        if p.suffix.lower() == ".txt" and not require_label:
+            from tunewise.tasks.sft.data import ChatExample
+            from tunewise.tasks.text import read_lines
+
+            return [
+                ChatExample([{"role": "user", "content": ex.text}], None, ex.where)
+                for ex in read_lines(p)
+            ]
+        return read_sft(p, require_answer=require_label)
+
+    def predict_rows(self, examples: list, max_new_tokens: int = 256) -> list[dict]:
+        """One answer per row: the row's prompt (its messages before the last answer)."""
+        out = []
+        for ex in examples:
+            prompt = ex.prompt if ex.messages is not None else ex.text
+            r = self.complete(prompt, max_new_tokens=max_new_tokens)
+            row = {"prompt": prompt, "answer": r["text"], **r}
+            if ex.reference is not None:
+                row["reference"] = ex.reference
+            out.append(row)
+        return out
+
+    def evaluate_file(self, path: Path) -> dict:
+        """Loss and perplexity over every row of a file with answers, and generation metrics
+        (exact match, ROUGE-L, stop rate with bootstrap intervals) on its prompts."""
+        from accelerate import PartialState
+
+        from tunewise.evaluation.stats import bootstrap_mean
+        from tunewise.tasks.sft.generate import answers
+        from tunewise.tasks.sft.metrics import generation_scores
+
+        exs = self.read_inputs(path, require_label=True)
+        enc = self.task.encode(exs, self.tokenizer, self.max_length)
+        out = self.task.evaluate_loss(self.model, enc, 8, PartialState(), self.pad_id)
+        rows = [ex for ex in exs if ex.messages and ex.reference is not None]
+        if rows:
+            got = answers(self.model, self.tokenizer, rows, 64, self.stop_ids, self.pad_id)
+            scores = generation_scores(got, [ex.reference for ex in rows])
+            gen: dict = {"rows": len(rows), "ci": {}}
+            for k, v in scores.items():
+                gen[k] = sum(v) / len(v) if v else None
+                if len(v) > 1:
+                    gen["ci"][k] = bootstrap_mean(v)
+            out["generation"] = gen
+        return {"test": out}
+
+    def parity_outputs(self, texts: list[str]):
+        """Next-token logits at the end of each prompt (an export is compared on these)."""
+        import numpy as np
+
+        rows = []
+        with torch.inference_mode():
+            for t in texts:
+                x = torch.tensor([self.prompt_ids(t)], dtype=torch.long, device=self.model.device)
+                rows.append(self.model(input_ids=x).logits[0, -1].float().cpu().numpy())
+        return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+    def predict_batch(self, items: list) -> list:
+        return self.predict(list(items))
 
     def _has_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
@@ -113,8 +148,8 @@ class Generator:
     def prompt_ids(self, prompt: str | list[dict]) -> list[int]:
         """Tokens of a prompt: a user message (or a list of messages) through the saved chat
         template; a plain-text run (continued pretraining) continues the raw text."""
-        from tunewise.data.chat import parse_row
-        from tunewise.tasks.chat_template import encode_prompt
+        from tunewise.tasks.sft.chat_template import encode_prompt
+        from tunewise.tasks.sft.data import parse_row
 
         if isinstance(prompt, str):
             if not self.chat_mode:

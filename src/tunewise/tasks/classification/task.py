@@ -6,54 +6,108 @@ tensors, the loss, how logits become predictions, and the metrics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
+from tunewise.errors import UserError
+from tunewise.tasks.base import Task, TaskData
+from tunewise.tasks.text import Encoded, collate_texts, encode_texts
 
-@dataclass
-class Encoded:
-    """A tokenized split: unpadded token ids per example, labels, and truncation stats."""
-
-    input_ids: list[list[int]]
-    token_type_ids: list[list[int]] | None
-    labels: np.ndarray | None
-    """int64 [n] for single-label, float32 [n, C] for multi-label."""
-    truncated: int = 0
-    stats: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def lengths(self) -> list[int]:
-        return [len(x) for x in self.input_ids]
-
-    def subset(self, idx) -> Encoded:
-        """The rows ``idx`` of this split."""
-        idx = list(idx)
-        return Encoded(
-            [self.input_ids[i] for i in idx],
-            None if self.token_type_ids is None else [self.token_type_ids[i] for i in idx],
-            None if self.labels is None else self.labels[idx],
-        )
+TEXT_CHECKS = (
+    "duplicates",
+    "cross_split_overlap",
+    "same_splits",
+    "label_conflicts",
+    "near_duplicates",
+)
+"""The doctor's checks on texts and their labels, shared by tasks whose examples are texts."""
 
 
-class ClassificationTask:
+class ClassificationTask(Task):
     """Classification over a fixed label set (``labels`` in id order)."""
 
     name = "classification"
+    summary = "one label per text (or several, multi-label; sentence pairs too)"
     peft_task_type = "SEQ_CLS"
-    """What peft calls this task (methods read it; see tunewise.methods.base)."""
+    log_keys = ("accuracy", "macro_f1", "micro_f1", "mcc")
+    headline = ("accuracy", "accuracy")
+    doctor_checks = (
+        *TEXT_CHECKS,
+        "unseen_labels",
+        "rare_classes",
+        "imbalance",
+        "token_tags",
+        "short_texts",
+        "test_size",
+        "length",
+        "unknown_tokens",
+    )
+    hf_architectures = ("ForSequenceClassification",)
 
     def __init__(self, labels: list[str], multi_label: bool = False, class_weights=None):
         self.labels = list(labels)
         self.multi_label = multi_label
         self.label2id = {l: i for i, l in enumerate(self.labels)}
         self._class_weights = class_weights  # torch tensor or None
+        self.threshold = 0.5
+        self.temperature = 1.0
+
+    # -- configuration and data -------------------------------------------------------------
+    @classmethod
+    def read_data(cls, cfg) -> TaskData:
+        from tunewise.tasks.classification.data import read_data
+
+        return read_data(cfg.data, multi_label=cfg.task.multi_label)
+
+    @classmethod
+    def group_key(cls, example):
+        from tunewise.data.examples import dedup_key
+
+        return dedup_key(example)
+
+    @classmethod
+    def stratum(cls, example):
+        from tunewise.data.labels import labels_of
+
+        first = labels_of(example)
+        return first[0] if first else None
+
+    @classmethod
+    def from_data(cls, cfg, data: TaskData, tokenizer) -> ClassificationTask:
+        task = cls(data.info["labels"], cfg.task.multi_label)
+        task._class_weights = class_weight_tensor(
+            cfg.task.class_weights,
+            task.labels,
+            task.encode_labels(data.train),
+            task.multi_label,
+        )
+        return task
+
+    @classmethod
+    def from_meta(cls, meta) -> ClassificationTask:
+        task = cls(meta.get("labels"), bool(meta.get("multi_label", False)))
+        task.threshold = float(meta.get("threshold", 0.5))
+        task.temperature = float(meta.get("temperature", 1.0))
+        return task
+
+    def meta(self) -> dict:
+        out = {"labels": self.labels, "multi_label": self.multi_label, "threshold": self.threshold}
+        if self.temperature != 1.0:
+            out["temperature"] = self.temperature
+        return out
+
+    def labels_record(self) -> dict:
+        return {"labels": self.labels, "multi_label": self.multi_label, "threshold": self.threshold}
+
+    def data_record(self, data: TaskData) -> dict:
+        return {}
 
     # -- model ------------------------------------------------------------------------------
+    def auto_model(self):
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification
+
     def model_kwargs(self) -> dict:
         """Arguments for ``AutoModelForSequenceClassification.from_pretrained``."""
         return {
@@ -65,40 +119,11 @@ class ClassificationTask:
             ),
         }
 
-    def head_modules(self, model) -> list[str]:
-        """The freshly initialised head (``classifier``; ``score`` on decoders): trained and
-        saved with every parameter-efficient method."""
-        from tunewise.methods.targets import new_head_modules
-
-        return new_head_modules(model)
-
     # -- data -------------------------------------------------------------------------------
     def encode(self, examples, tokenizer, max_length: int, with_labels: bool = True) -> Encoded:
         """Tokenize once, without padding (batches are padded to their own longest)."""
-        texts = [e.text for e in examples]
-        pairs = [e.text_pair for e in examples]
-        has_pair = any(p is not None for p in pairs)
-        if has_pair:
-            pairs = [p if p is not None else "" for p in pairs]
-            full = tokenizer(texts, pairs, truncation=False, add_special_tokens=True)
-            enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
-        else:
-            full = tokenizer(texts, truncation=False, add_special_tokens=True)
-            enc = tokenizer(texts, truncation=True, max_length=max_length)
-        full_lens = [len(x) for x in full["input_ids"]]
-        truncated = sum(1 for n in full_lens if n > max_length)
         labels = self.encode_labels(examples) if with_labels else None
-        ttype = enc.get("token_type_ids") if has_pair else None
-        n = max(len(texts), 1)
-        stats = {
-            "rows": len(texts),
-            "truncated": truncated,
-            "truncated_share": truncated / n,
-            "max_length": max_length,
-            "mean_tokens": float(np.mean(full_lens)) if full_lens else 0.0,
-            "p95_tokens": float(np.percentile(full_lens, 95)) if full_lens else 0.0,
-        }
-        return Encoded(list(enc["input_ids"]), ttype, labels, truncated, stats)
+        return encode_texts(examples, tokenizer, max_length, labels)
 
     def encode_labels(self, examples) -> np.ndarray:
         if self.multi_label:
@@ -110,24 +135,7 @@ class ClassificationTask:
         return np.array([self.label2id[e.label] for e in examples], dtype=np.int64)
 
     def collate(self, data: Encoded, idx: list[int], pad_id: int) -> dict[str, torch.Tensor]:
-        """Pad the examples ``idx`` to the longest among them (dynamic padding)."""
-        seqs = [data.input_ids[i] for i in idx]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            ids[r, : len(s)] = torch.tensor(s, dtype=torch.long)
-            mask[r, : len(s)] = 1
-        batch = {"input_ids": ids, "attention_mask": mask}
-        if data.token_type_ids is not None:
-            tt = torch.zeros((len(seqs), width), dtype=torch.long)
-            for r, i in enumerate(idx):
-                t = data.token_type_ids[i]
-                tt[r, : len(t)] = torch.tensor(t, dtype=torch.long)
-            batch["token_type_ids"] = tt
-        if data.labels is not None:
-            batch["labels"] = torch.from_numpy(data.labels[idx])
-        return batch
+        return collate_texts(data, idx, pad_id)
 
     # -- loss and decoding ------------------------------------------------------------------
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -157,6 +165,8 @@ class ClassificationTask:
         """Metrics over the whole split at once (never averaged over batches)."""
         from tunewise.evaluation.metrics import classification_metrics, multilabel_metrics
 
+        if threshold is None:
+            threshold = 0.5
         if len(logits) != len(labels):
             raise RuntimeError(f"{len(logits)} predictions for {len(labels)} rows")
         pred = self.predict(logits, threshold)
@@ -180,16 +190,35 @@ class ClassificationTask:
     def default_metric(self) -> str:
         return "macro_f1" if self.multi_label else "accuracy"
 
+    # -- after training and in use ----------------------------------------------------------
+    def evaluate(self, fitted) -> dict:
+        from tunewise.tasks.classification.evaluate import evaluate
+
+        return evaluate(self, fitted)
+
+    def collapse_check(self, logits, split: str) -> dict:
+        from tunewise.evaluation.checks import collapse
+
+        return collapse(self.predict(logits, self.threshold), self.labels)
+
+    @classmethod
+    def print_summary(cls, metrics: dict, console) -> None:
+        from tunewise.tasks.classification.summary import print_metrics
+
+        print_metrics(metrics, console)
+
 
 def class_weight_tensor(setting, labels: list[str], train_y: np.ndarray, multi_label: bool):
-    """Loss weights from the config: None, 'balanced' (inverse frequency) or a list."""
+    """Loss weights from the config: None, 'balanced' (inverse frequency) or a list.
+
+    'balanced' is scikit-learn's ``compute_class_weight("balanced")`` (n / (C * count)); a
+    class absent from train gets weight 0 (sklearn refuses classes it does not see).
+    """
     if setting in (None, "none"):
         return None
     c = len(labels)
     if isinstance(setting, list):
         if len(setting) != c:
-            from tunewise.errors import UserError
-
             raise UserError(
                 f"task.class_weights: {len(setting)} weights for {c} classes ({', '.join(labels)})"
             )
@@ -198,6 +227,9 @@ def class_weight_tensor(setting, labels: list[str], train_y: np.ndarray, multi_l
         pos = train_y.sum(axis=0)
         neg = len(train_y) - pos
         return torch.tensor(np.where(pos > 0, neg / np.maximum(pos, 1), 1.0), dtype=torch.float32)
-    counts = np.bincount(train_y, minlength=c).astype(np.float64)
-    w = np.where(counts > 0, len(train_y) / (c * np.maximum(counts, 1)), 0.0)
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(train_y)
+    w = np.zeros(c, dtype=np.float64)
+    w[present] = compute_class_weight("balanced", classes=present, y=train_y) * len(present) / c
     return torch.tensor(w, dtype=torch.float32)

@@ -1,30 +1,21 @@
-"""Using a trained model: ``tunewise.load(run_dir).predict(texts)`` and evaluation on a file."""
+"""A classification run in use: ``tunewise.load(run).predict(texts)``, files, serving."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from tunewise.errors import UserError
-from tunewise.rundir import RunDir
-
-META_FILE = "tunewise.json"
+from tunewise.rundir import read_meta
 
 
-def resolve_model_dir(path: str | Path) -> tuple[RunDir | None, Path]:
+def resolve_model_dir(path: str | Path):
     """(the finished run or None, its model directory) for a run or a model directory."""
-    from tunewise.integrity import verify_model_dir
+    from tunewise.rundir import model_dir_of
 
-    path = Path(path)
-    if (path / "run.json").is_file():
-        RunDir(path).require_complete()
-        return RunDir(path), verify_model_dir(path / "model")  # names a damaged file
-    if (path / META_FILE).is_file():
-        return None, verify_model_dir(path)
-    raise UserError(f"{path}: not a tunewise run directory or model directory")
+    return model_dir_of(path)
 
 
 class Predictor:
@@ -37,33 +28,35 @@ class Predictor:
             loader: stands in for :func:`tunewise.methods.load_trained` (same arguments);
                 the server passes one that attaches this run's adapter to a base shared by several.
         """
-        from transformers import AutoModelForSequenceClassification
-
+        from tunewise.methods import load_trained
         from tunewise.models.loading import load_tokenizer, quiet_transformers
-        from tunewise.tasks import ClassificationTask
 
         self.run, model_dir = resolve_model_dir(path)
-        meta = json.loads((model_dir / META_FILE).read_text())
-        self.meta = meta
-        self.threshold = float(meta.get("threshold", 0.5))
-        self.temperature = float(meta.get("temperature", 1.0))
-        self.max_length = int(meta["max_length"])
-        self.task = ClassificationTask(meta["labels"], meta.get("multi_label", False))
+        self.model_dir = model_dir
+        self.meta = meta = read_meta(model_dir)
+        self.task = self.task_class().from_meta(meta)
+        self.threshold = self.task.threshold
+        self.temperature = self.task.temperature
+        self.max_length = int(meta.max_length)
         self.tokenizer = load_tokenizer(str(model_dir))
-        from tunewise.methods import load_trained
-
         loader = loader or load_trained
         task = self.task
 
         def load_fn(p):
-            return AutoModelForSequenceClassification.from_pretrained(p, **task.model_kwargs())
+            return task.auto_model().from_pretrained(p, **task.model_kwargs())
 
         with quiet_transformers():
             # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
-            self.model = loader(model_dir, load_fn, task, meta)
+            self.model = loader(model_dir, load_fn, task, meta.to_dict())
         self.model.eval()
         self.batch_size = batch_size
         self.labels = self.task.labels
+
+    @staticmethod
+    def task_class():
+        from tunewise.tasks.classification.task import ClassificationTask
+
+        return ClassificationTask
 
     def logits(self, examples) -> np.ndarray:
         """fp32 logits, one row per example, in input order."""
@@ -125,24 +118,63 @@ class Predictor:
         logits = self.logits(examples)
         y = self.task.encode_labels(examples)
         out = self.task.metrics(logits, y, self.threshold)
-        from tunewise.evaluation.honest import add_intervals
+        if not self.task.multi_label:
+            from tunewise.evaluation.honest import add_intervals
 
-        add_intervals(out, self.task, y, logits, self.threshold)  # the table promises them
+            add_intervals(out, self.task, y, logits, self.threshold)
         return out
 
+    # -- the predictor protocol (tunewise.tasks.base.Predictor) ------------------------------
+    def read_inputs(self, path: Path, require_label: bool = False) -> list:
+        """Rows of a file read with the run's column settings (a .txt file: one text a line)."""
+        from tunewise.tasks.classification.data import read_file
+        from tunewise.tasks.text import read_lines
 
-def load(path: str | Path):
-    """Load a finished run (or its model directory) for prediction: a :class:`Predictor` for
-    classification, a :class:`tunewise.token_predictor.TokenPredictor` for a token-classification
-    run, a :class:`tunewise.generation.Generator` for an sft run (``.generate``, ``.stream``)."""
-    _, model_dir = resolve_model_dir(path)
-    task = json.loads((model_dir / META_FILE).read_text()).get("task")
-    if task == "tokens":
-        from tunewise.token_predictor import TokenPredictor
+        data = self.run.data_settings() if self.run is not None else {}
+        if Path(path).suffix.lower() == ".txt" and not require_label:
+            return read_lines(Path(path))
+        return read_file(
+            Path(path), data, require_label=require_label, multi_label=self.task.multi_label
+        )
 
-        return TokenPredictor(path)
-    if task == "sft":
-        from tunewise.generation import Generator
+    def predict_rows(self, examples: list) -> list[dict]:
+        """One result per row, with the row's text (and pair) first."""
+        results = self.decode(self.logits(examples)) if examples else []
+        return [
+            {
+                "text": e.text,
+                **({"text_pair": e.text_pair} if e.text_pair is not None else {}),
+                **r,
+            }
+            for e, r in zip(examples, results)
+        ]
 
-        return Generator(path)
-    return Predictor(path)
+    def evaluate_file(self, path: Path) -> dict:
+        exs = self.read_inputs(path, require_label=True)
+        metrics = self.evaluate(exs, path)
+        if len(exs) != metrics["n"]:
+            raise RuntimeError(f"{metrics['n']} predictions for {len(exs)} rows")
+        return {"test": metrics}
+
+    def parity_outputs(self, texts: list[str]) -> np.ndarray:
+        """Logits of raw texts (an export is compared with its run on these)."""
+        from tunewise.data.examples import Example
+
+        return self.logits([Example(t, None) for t in texts])
+
+    def predict_batch(self, items: list) -> list:
+        """Answers for served items ``(text, pair or None)``: plain texts and pairs run apart
+        (a pair changes the tokenization), tokenized once without statistics."""
+        from tunewise.tasks.text import encode_for_inference
+
+        out: list = [None] * len(items)
+        for with_pair in (False, True):
+            idx = [i for i, (_, p) in enumerate(items) if (p is not None) == with_pair]
+            if not idx:
+                continue
+            texts = [items[i][0] for i in idx]
+            pairs = [items[i][1] for i in idx] if with_pair else None
+            data = encode_for_inference(self.tokenizer, texts, pairs, self.max_length)
+            for i, r in zip(idx, self.decode(self.logits_encoded(data))):
+                out[i] = r
+        return out

@@ -1,7 +1,7 @@
 """Token-tagged data: CoNLL columns, one-character-per-line (Chinese BMES), JSONL spans.
 
 Every reader returns :class:`TokenExample` lists with the tags as written in the file
-(``raw_tags``); :mod:`tunewise.data.token_splits` detects the scheme and converts them.
+(``raw_tags``); :mod:`tunewise.tasks.tokens.data` detects the scheme and converts them.
 """
 
 from __future__ import annotations

@@ -12,17 +12,24 @@ import time
 
 from tunewise.config import Config, config_to_dict
 from tunewise.evaluation.stats import summarize_seeds
-from tunewise.rundir import RunDir, prepare_out, write_json
+from tunewise.rundir import (
+    MODEL_DIR,
+    PREDICTIONS_DIR,
+    SUMMARY_FILES,
+    RunDir,
+    prepare_out,
+    write_json,
+)
 
 
 def train_seeds(cfg: Config, overwrite: bool, echo, train_one):
     """Train ``cfg.train.seeds`` seeds and write the summary; returns the top-level RunResult.
 
     Args:
-        train_one: the single-run trainer (``tunewise.pipeline.train``), passed in to keep one
-            direction of imports.
+        train_one: the single-run trainer (``tunewise.run.runner.train``), passed in to keep
+            one direction of imports.
     """
-    from tunewise.pipeline import RunResult
+    from tunewise.run.result import RunResult
 
     top = RunDir(cfg.out)
     prepare_out(top.path, overwrite)
@@ -40,11 +47,18 @@ def train_seeds(cfg: Config, overwrite: bool, echo, train_one):
             "interrupted" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e)[:500]
         )
         raise
+    from tunewise.tasks import get_task
+
+    task = get_task(cfg.task.type)
     metric = results[0].metrics["metric_for_best"]
     with_dev = [r for r in results if "dev" in r.metrics]
-    chosen = max(with_dev, key=lambda r: r.metrics["dev"][metric]) if with_dev else results[0]
+    sign = -1.0 if metric in task.lower_is_better else 1.0
+    chosen = (
+        max(with_dev, key=lambda r: sign * r.metrics["dev"][metric]) if with_dev else results[0]
+    )
+    keys = tuple(dict.fromkeys((*task.log_keys, "accuracy", "macro_f1", "micro_f1", "mcc")))
     summary = {
-        split: summarize_seeds([r.metrics[split] for r in results])
+        split: summarize_seeds([r.metrics[split] for r in results], keys=keys)
         for split in ("dev", "test")
         if all(split in r.metrics for r in results)
     }
@@ -58,22 +72,16 @@ def train_seeds(cfg: Config, overwrite: bool, echo, train_one):
         "selected_on": f"dev {metric}" if with_dev else "first seed (no dev set)",
         "note": "top-level dev/test/model are the seed chosen on dev; the summary is over all seeds",
     }
-    for name in ("model", "predictions"):
+    for name in (MODEL_DIR, PREDICTIONS_DIR):
         src = chosen.path / name
         if src.exists():
             shutil.copytree(src, top.path / name, dirs_exist_ok=True)
-    for name in (
-        "labels.json",
-        "data.json",
-        "doctor.json",
-        "label_issues.jsonl",
-        "train_log.jsonl",
-    ):
+    for name in SUMMARY_FILES:
         if (chosen.path / name).exists():
             shutil.copy2(chosen.path / name, top.path / name)
     write_json(top.metrics, metrics)
     top.set_status("completed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    from tunewise.evaluation.report import write_report
+    from tunewise.run.finish import write_report
 
     write_report(top.path)
     return RunResult(top.path, metrics)

@@ -13,6 +13,23 @@ def _norm(s: str) -> str:
     return " ".join(s.lower().split())
 
 
+def generation_scores(answers: list[dict], references: list[str | None]) -> dict[str, list]:
+    """Per-row scores (rows with a reference): exact match, ROUGE-L F1, stopped (ended with an
+    end-of-turn/EOS token) and new tokens, for means and their intervals."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    out: dict[str, list] = {"exact_match": [], "rouge_l": [], "stopped": [], "new_tokens": []}
+    for a, ref in zip(answers, references):
+        if ref is None:
+            continue
+        out["exact_match"].append(float(_norm(a["text"]) == _norm(ref)))
+        out["rouge_l"].append(scorer.score(ref, a["text"])["rougeL"].fmeasure)
+        out["stopped"].append(float(a["stopped"]))
+        out["new_tokens"].append(float(a["new_tokens"]))
+    return out
+
+
 def generation_metrics(answers: list[dict], references: list[str | None]) -> dict:
     """Exact match and ROUGE-L F1 against references (where they exist), share of answers
     that ended with an end-of-turn/EOS token, mean generated tokens."""

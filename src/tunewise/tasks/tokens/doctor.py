@@ -1,4 +1,4 @@
-"""Checks of token-tagged data (``task.type: tokens``): shared sentences, tag-scheme errors,
+"""The doctor's checks of token-tagged data (registered here, named in ``TokenTask.doctor_checks``): shared sentences, tag-scheme errors,
 entity types missing from train, sentences cut by max_length."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from collections import Counter
 from tunewise.doctor.registry import Context, Splits, check
 from tunewise.doctor.text import first, pairs, present
 
-TOKENS = ("tokens",)
 SAME_SPLIT_SHARE = 0.5
 MAX_TRUNCATED = 0.01
 RARE = 10
@@ -18,7 +17,7 @@ def _key(ex) -> str:
     return " ".join(w.lower() for w in ex.words)
 
 
-@check("shared_sentences", "error", tasks=TOKENS)
+@check("shared_sentences", "error")
 def shared_sentences(splits: Splits, ctx: Context):
     """The same sentence (words, case-folded) in two splits; an error when most of one is."""
     details: dict = {"pairs": {}, "threshold": SAME_SPLIT_SHARE}
@@ -61,7 +60,7 @@ def shared_sentences(splits: Splits, ctx: Context):
     )
 
 
-@check("tag_scheme", "error", tasks=TOKENS)
+@check("tag_scheme", "error")
 def tag_scheme(splits: Splits, ctx: Context):
     """Invalid tag sequences under the file's scheme (I- after O in BIO, unclosed BIOES ...)."""
     details: dict = {"schemes": {}, "internal": "BIO"}
@@ -96,7 +95,7 @@ def tag_scheme(splits: Splits, ctx: Context):
     )
 
 
-@check("entity_types", "warning", tasks=TOKENS)
+@check("entity_types", "warning")
 def entity_types(splits: Splits, ctx: Context):
     """Entity types of dev/test missing from train, and types with under 10 train entities."""
     counts = {
@@ -130,7 +129,7 @@ def entity_types(splits: Splits, ctx: Context):
     return ctx.result(False, title, "; ".join(msg) + ".", details)
 
 
-@check("sentence_truncation", "warning", needs_tokenizer=True, tasks=TOKENS)
+@check("sentence_truncation", "warning", needs_tokenizer=True)
 def sentence_truncation(splits: Splits, ctx: Context):
     """Share of sentences whose sub-tokens exceed max_length (their cut words are scored as O)."""
     from tunewise.models.loading import quiet_transformers

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from tunewise.data.tagging import convert, to_spans
+from tunewise.tasks.tokens.tagging import convert, to_spans
 
 BOOTSTRAP = 1000
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from tunewise.data.conll import TokenExample, split_words
 from tunewise.errors import UserError
-from tunewise.predictor import META_FILE, resolve_model_dir
+from tunewise.rundir import model_dir_of, read_meta
+from tunewise.tasks.tokens.conll import TokenExample, split_words
 
 
 class TokenPredictor:
@@ -22,28 +21,25 @@ class TokenPredictor:
         Args:
             loader: stands in for :func:`tunewise.methods.load_trained` (see ``Predictor``).
         """
-        from transformers import AutoModelForTokenClassification
-
+        from tunewise.methods import load_trained
         from tunewise.models.loading import load_tokenizer, quiet_transformers
-        from tunewise.tasks.tokens import TokenTask
+        from tunewise.tasks.tokens.task import TokenTask
 
-        self.run, model_dir = resolve_model_dir(path)
-        self.meta = json.loads((model_dir / META_FILE).read_text())
-        self.max_length = int(self.meta["max_length"])
-        self.task = TokenTask(self.meta["labels"])
+        self.run, model_dir = model_dir_of(path)
+        self.meta = read_meta(model_dir)
+        self.max_length = int(self.meta.max_length)
+        self.task = TokenTask.from_meta(self.meta)
         self.labels = self.task.labels
         self.tokenizer = load_tokenizer(str(model_dir))
-        from tunewise.methods import load_trained
-
         loader = loader or load_trained
         task = self.task
 
         def load_fn(p):
-            return AutoModelForTokenClassification.from_pretrained(p, **task.model_kwargs())
+            return task.auto_model().from_pretrained(p, **task.model_kwargs())
 
         with quiet_transformers():
             # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
-            self.model = loader(model_dir, load_fn, task, self.meta)
+            self.model = loader(model_dir, load_fn, task, self.meta.to_dict())
         self.model.eval()
         self.batch_size = batch_size
 
@@ -115,7 +111,7 @@ class TokenPredictor:
 
     def evaluate(self, examples: list[TokenExample], source: str | Path = "data") -> dict:
         """Entity metrics of this model on tagged sentences (whole file at once)."""
-        from tunewise.evaluation.entities import bootstrap_f1, entity_metrics
+        from tunewise.tasks.tokens.metrics import bootstrap_f1, entity_metrics
 
         types = {t[2:] for ex in examples for t in ex.tags if t != "O"}
         unknown = sorted(types - {lab[2:] for lab in self.labels if lab != "O"})
@@ -127,16 +123,53 @@ class TokenPredictor:
             out["types_unknown_to_model"] = unknown
         return out
 
+    def _data_config(self):
+        from tunewise.config import DataConfig
+
+        cfg = self.run.data_settings() if self.run is not None else {}
+        keep = ("token_format", "tag_column", "token_column", "tag_scheme", "text_column")
+        return DataConfig(**{k: v for k, v in cfg.items() if k in keep})
+
     def evaluate_file(self, path: Path) -> dict:
         """Read a tagged file with the run's data settings and evaluate on it."""
-        from tunewise.config import DataConfig, load_yaml
-        from tunewise.data.token_splits import read_tagged, require_valid_examples
+        from tunewise.tasks.tokens.data import read_tagged, require_valid_examples
 
-        cfg = {}
-        if self.run is not None and self.run.config.is_file():
-            cfg = load_yaml(self.run.config).get("data", {})
-        keep = ("token_format", "tag_column", "token_column", "tag_scheme", "text_column")
-        data = DataConfig(**{k: v for k, v in cfg.items() if k in keep})
+        data = self._data_config()
         exs, _ = read_tagged(path, data, data.tag_scheme)
         require_valid_examples(exs)
-        return self.evaluate(exs, path)
+        return {"task": self.task.name, "test": self.evaluate(exs, path)}
+
+    # -- the predictor protocol (tunewise.tasks.base.Predictor) ------------------------------
+    def read_inputs(self, path: Path, require_label: bool = False) -> list:
+        """Texts of a file: a table's text column (CSV, TSV, JSONL, Parquet), one text a line
+        (.txt), or the sentences of a tagged file (CoNLL ...) read with the run's settings."""
+        from tunewise.data.readers import FORMATS, read_examples
+        from tunewise.tasks.text import columns, read_lines
+
+        path = Path(path)
+        if path.suffix.lower() == ".txt" and not require_label:
+            return read_lines(path)
+        if path.suffix.lower() not in FORMATS:
+            from tunewise.tasks.tokens.data import read_tagged
+
+            data = self._data_config()
+            return read_tagged(path, data, data.tag_scheme)[0]
+        cols = columns(self.run.data_settings() if self.run is not None else {})
+        cols["text_pair_column"] = None
+        return read_examples(path, require_label=False, **cols)
+
+    def predict_rows(self, examples: list) -> list[dict]:
+        results = self.predict([e.text for e in examples]) if examples else []
+        return [{"text": e.text, **r} for e, r in zip(examples, results)]
+
+    def parity_outputs(self, texts: list[str]) -> np.ndarray:
+        """Word-level logits of raw texts, every word of every text one row."""
+        exs = []
+        for t in texts:
+            offs = split_words(t)
+            exs.append(TokenExample([t[a:b] for a, b in offs], None, "", t, offs))
+        parts = self.word_logits(exs)
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), np.float32)
+
+    def predict_batch(self, items: list) -> list:
+        return self.predict(list(items))

@@ -1,7 +1,7 @@
 """Supervised fine-tuning of causal (GPT-style) decoders: instructions, chats, plain text.
 
 The task owns how examples become tokens (the chat template, see
-:mod:`tunewise.tasks.chat_template`), the labels (-100 on everything but assistant turns, the
+:mod:`tunewise.tasks.sft.chat_template`), the labels (-100 on everything but assistant turns, the
 end-of-turn token kept so the model learns to stop), optional packing, the shifted
 next-token loss and dev loss/perplexity. The loop and checkpoints are the shared ones.
 """
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from tunewise.tasks.chat_template import encode_conversation
+from tunewise.errors import UserError
+from tunewise.tasks.base import Route, Task, TaskData
+from tunewise.tasks.sft.chat_template import encode_conversation
 
 IGNORE = -100
 
@@ -45,17 +48,39 @@ class SFTEncoded:
         return SFTEncoded([self.input_ids[i] for i in idx], [self.labels[i] for i in idx], pos)
 
 
-class SFTTask:
+class SFTTask(Task):
     """Causal language modelling on assistant tokens (or every token of plain text)."""
 
     name = "sft"
+    summary = "supervised fine-tuning of a decoder on instructions, chats or plain text"
     peft_task_type = "CAUSAL_LM"
     lower_is_better = ("loss", "perplexity")
     log_keys = ("loss", "perplexity", "tokens")
+    headline = ("perplexity", "perplexity")
+    doctor_checks = (
+        "duplicates",
+        "cross_split_overlap",
+        "same_splits",
+        "label_conflicts",
+        "near_duplicates",
+        "test_size",
+        "empty_answers",
+        "sft_length",
+        "end_of_turn",
+    )
+    route = Route(path="/v1/generate", summary="Generation (and chat completions)", generation=True)
+    hf_architectures = ("ForCausalLM", "ForConditionalGeneration")
+    saves_plain_model = True
+    parity_atol = 1e-3
+    """Saved merged weights vs the in-memory adapter: the same function up to float rounding
+    of W + BA (measured ~1e-5 relative on SmolLM2 logits)."""
 
-    def __init__(self, eot: str):
+    def __init__(self, eot: str, stop_ids: list[int] | None = None, chat: bool = True):
         self.eot = eot
         """The end-of-turn token string (kept in the labels)."""
+        self.stop_ids = list(stop_ids or [])
+        self.chat = chat
+        self.chat_template = None
 
     def default_metric(self) -> str:
         return "loss"
@@ -64,8 +89,171 @@ class SFTTask:
         """No new head: the LM head is the pretrained one (tied to the embeddings here)."""
         return []
 
+    # -- configuration and data -------------------------------------------------------------
+    @classmethod
+    def configure(cls, cfg) -> None:
+        # conversations are longer than classification inputs and a truncated answer loses its
+        # end-of-turn token; LM logits are large: sft defaults unless set explicitly
+        if cfg.train.seeds > 1:
+            raise UserError("invalid config: train.seeds: sft runs train one seed")
+        if "max_length" not in cfg.model.model_fields_set:
+            cfg.model.max_length = 512
+        if "batch_size" not in cfg.train.model_fields_set:
+            cfg.train.batch_size = 8
+        if "name" not in cfg.method.model_fields_set:
+            from tunewise.config import MethodConfig
+
+            cfg.method = MethodConfig(name="lora")
+        if cfg.task.multi_label or cfg.task.class_weights != "none":
+            raise UserError(
+                "invalid config: task.multi_label and task.class_weights are for classification"
+            )
+
+    def check_method(self, method) -> None:
+        if not method.mergeable or method.name == "head":
+            raise UserError(
+                f"method {method.name}: sft saves a plain transformers model (what `generate`, "
+                "`chat` and any transformers user load), so it needs a method that merges into "
+                "the weights: lora, rslora, dora, adalora, ia3 or full"
+            )
+
+    @classmethod
+    def read_data(cls, cfg) -> TaskData:
+        from tunewise.tasks.sft.data import read_sft
+
+        d = cfg.data
+        if d.train is None:
+            raise UserError("data.train: a training file is required (--train)")
+        dev = read_sft(d.dev) if d.dev is not None else None
+        test = read_sft(d.test) if d.test is not None else None
+        return TaskData(read_sft(d.train), dev, test, {})
+
+    @classmethod
+    def group_key(cls, example):
+        """Copies of one prompt (or text) are grouped: the same instruction in train and test
+        is a leak even when the answers differ."""
+        from tunewise.data.examples import normalize_text
+
+        if example.messages is None:
+            return ("text", normalize_text(example.text or ""))
+        prompt = example.prompt or []
+        return ("chat",) + tuple(normalize_text(m["content"]) for m in prompt)
+
+    @classmethod
+    def from_data(cls, cfg, data: TaskData, tokenizer) -> SFTTask:
+        from tunewise.tasks.sft.chat_template import end_of_turn, set_template, stop_token_ids
+
+        chat = any(ex.messages is not None for ex in data.train)
+        if chat:
+            set_template(tokenizer, cfg.sft.chat_template)
+            eot = end_of_turn(tokenizer)
+        else:
+            if tokenizer.eos_token is None:
+                raise UserError("this tokenizer has no EOS token; plain-text training needs one")
+            eot = tokenizer.eos_token
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        task = cls(eot, stop_token_ids(tokenizer, eot), chat)
+        task.chat_template = cfg.sft.chat_template or "model's own"
+        return task
+
+    @classmethod
+    def from_meta(cls, meta) -> SFTTask:
+        task = cls(
+            meta.get("end_of_turn", ""), meta.get("stop_token_ids"), meta.get("mode") != "text"
+        )
+        return task
+
+    def meta(self) -> dict:
+        return {
+            "mode": "chat" if self.chat else "text",
+            "end_of_turn": self.eot,
+            "stop_token_ids": self.stop_ids,
+            "chat_template": self.chat_template or "model's own",
+            "merged": True,
+        }
+
+    def data_record(self, data: TaskData) -> dict:
+        return {"mode": "chat" if self.chat else "text", "end_of_turn": self.eot}
+
+    @classmethod
+    def doctor_view(cls, examples: list) -> list:
+        from tunewise.tasks.sft.doctor import doctor_view
+
+        return doctor_view(examples)
+
+    # -- model ------------------------------------------------------------------------------
+    def auto_model(self):
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM
+
+    def model_kwargs(self) -> dict:
+        return {"dtype": torch.float32}
+
+    def prepare_model(self, model) -> None:
+        # no KV cache while training: transformers then reads packed position ids as example
+        # boundaries (with a cache it would let packed examples attend to each other)
+        model.config.use_cache = False
+
+    def save_model(self, raw, path: Path, method_cfg, tokenizer) -> None:
+        """A plain transformers causal LM: the method merged into a copy (training goes on
+        with the adapters), generation stopping at the end-of-turn token."""
+        from tunewise.methods import merged_copy
+
+        m = merged_copy(raw, method_cfg)
+        m.generation_config.eos_token_id = self.stop_ids
+        m.generation_config.pad_token_id = tokenizer.pad_token_id
+        m.config.use_cache = True  # for users' generate(); restored below for training
+        try:
+            m.save_pretrained(path)
+        finally:
+            m.config.use_cache = False
+        tokenizer.save_pretrained(path)  # with the chat template training used
+
+    def load_saved(self, path: Path, meta=None):
+        from tunewise.models.loading import quiet_transformers
+
+        with quiet_transformers():
+            return self.auto_model().from_pretrained(str(path), dtype=torch.float32)
+
+    def reloads_saved(self, method) -> bool:
+        return True
+
+    def forward(self, model, batch: dict):
+        return model(**batch, use_cache=False).logits
+
+    def prepare_train(self, data, cfg):
+        """Packed rows when ``sft.packing`` is on."""
+        return self.pack(data, cfg.model.max_length) if cfg.sft.packing else data
+
+    def split_metrics(self, model, data, batch_size: int, accelerator, pad_id: int) -> dict:
+        return self.evaluate_loss(model, data, batch_size, accelerator, pad_id)
+
+    def before_training(self, model, enc, data, cfg, accelerator, pad_id, tokenizer, echo) -> dict:
+        from tunewise.tasks.sft.evaluate import before_training
+
+        return before_training(self, model, enc, data, cfg, accelerator, pad_id, tokenizer, echo)
+
+    def evaluate(self, fitted) -> dict:
+        from tunewise.tasks.sft.evaluate import evaluate
+
+        return evaluate(self, fitted)
+
+    @classmethod
+    def print_summary(cls, metrics: dict, console) -> None:
+        from tunewise.tasks.sft.summary import print_sft_metrics
+
+        print_sft_metrics(metrics, console)
+
+    @classmethod
+    def report_sections(cls, run_data) -> list:
+        from tunewise.tasks.sft.summary import report_sections
+
+        return report_sections(run_data)
+
     # -- data -------------------------------------------------------------------------------
-    def encode(self, examples, tokenizer, max_length: int) -> SFTEncoded:
+    def encode(self, examples, tokenizer, max_length: int, with_labels: bool = True) -> SFTEncoded:
         """Tokenize with the chat template; plain texts are cut into ``max_length`` blocks
         (continued pretraining), conversations are truncated at ``max_length``."""
         ids_out, labels_out, full_lens = [], [], []
@@ -174,8 +362,10 @@ class SFTTask:
         positions, ``labels``: [N] targets, both from :meth:`collate`)."""
         return torch.nn.functional.cross_entropy(logits.float(), labels)
 
-    def evaluate(self, model, data: SFTEncoded, batch_size: int, accelerator, pad_id: int) -> dict:
-        """Dev loss (token-weighted over the whole split) and perplexity."""
+    def evaluate_loss(
+        self, model, data: SFTEncoded, batch_size: int, accelerator, pad_id: int
+    ) -> dict:
+        """Loss (token-weighted over every row of the split) and perplexity."""
         from tunewise.training.batching import eval_batches, shard
 
         was_training = model.training

@@ -2,7 +2,7 @@
 
 It gives a saved ``...ForTokenClassification`` directory the interface the server calls
 (``predict(texts)``), the one tunewise's own TokenPredictor offers for token runs. (Causal LMs,
-tunewise runs or not, are served by ``tunewise.generation.Generator``.)
+tunewise runs or not, are served by ``tunewise.tasks.sft.predictor.Generator``.)
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class HfTokenTagger:
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.max_length = min(max_length, getattr(self.tokenizer, "model_max_length", max_length))
         self.batch_size = batch_size
+
+    def predict_batch(self, items: list) -> list:
+        return self.predict(list(items))
 
     def predict(self, texts: list[str]) -> list[dict]:
         """One ``{"entities": [{type, text, start, end, score}]}`` per text, in input order."""

@@ -1,27 +1,15 @@
-"""Train/dev/test of token-tagged data: read, detect and validate the tag scheme, convert to BIO,
-split dev/test off train when missing."""
+"""Token-tagged files: read, detect and validate the tag scheme, convert to BIO."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunewise.data import tagging
-from tunewise.data.conll import TokenExample, read_token_file
 from tunewise.errors import UserError
+from tunewise.tasks.base import TaskData
+from tunewise.tasks.tokens import tagging
+from tunewise.tasks.tokens.conll import TokenExample, read_token_file
 
 MAX_SHOWN = 5
-
-
-@dataclass
-class TokenSplits:
-    train: list[TokenExample]
-    dev: list[TokenExample]
-    test: list[TokenExample]
-    labels: list[str]
-    """BIO labels in id order (O, then B-/I- of each train entity type)."""
-    info: dict = field(default_factory=dict)
 
 
 def read_tagged(
@@ -60,9 +48,10 @@ def scheme_issues(examples: list[TokenExample]) -> list[str]:
     return [msg for ex in examples for msg in ex.issues]
 
 
-def require_valid(splits: TokenSplits) -> None:
-    """Raise a UserError naming the first invalid tag sequences (used when the doctor is off)."""
-    require_valid_examples([ex for part in (splits.train, splits.dev, splits.test) for ex in part])
+def require_valid(data: TaskData) -> None:
+    """Refuse invalid tag sequences (used when the doctor, which reports them, is off)."""
+    for part in (data.train, data.dev, data.test):
+        require_valid_examples(part or [])
 
 
 def require_valid_examples(examples: list[TokenExample]) -> None:
@@ -79,26 +68,7 @@ def entity_types(examples: list[TokenExample]) -> list[str]:
     return sorted({t[2:] for ex in examples for t in ex.tags or [] if t != "O"})
 
 
-def _split(exs: list[TokenExample], dev: float, test: float, seed: int):
-    """Seeded random split of sentences; copies of one sentence land in the same split."""
-    groups: dict[tuple, list[int]] = {}
-    for i, ex in enumerate(exs):
-        groups.setdefault(tuple(w.lower() for w in ex.words), []).append(i)
-    keys = list(groups)
-    random.Random(seed).shuffle(keys)
-    n_test, n_dev = round(len(keys) * test), round(len(keys) * dev)
-    which = {}
-    for pos, k in enumerate(keys):
-        part = 2 if pos < n_test else 1 if pos < n_test + n_dev else 0
-        for i in groups[k]:
-            which[i] = part
-    parts: tuple[list, list, list] = ([], [], [])
-    for i, ex in enumerate(exs):
-        parts[which[i]].append(ex)
-    return parts
-
-
-def load_token_splits(data) -> TokenSplits:
+def read_data(data) -> TaskData:
     """Read train, dev and test token files as ``data`` (a DataConfig) says."""
     if data.train is None:
         raise UserError("no training data: give --train FILE")
@@ -112,32 +82,10 @@ def load_token_splits(data) -> TokenSplits:
         dev, schemes["dev"] = read_tagged(data.dev, data, data.tag_scheme, s_train)
     if data.test is not None:
         test, schemes["test"] = read_tagged(data.test, data, data.tag_scheme, s_train)
-    info: dict = {
-        "task": "tokens",
-        "files": {
-            k: None if v is None else str(v)
-            for k, v in (("train", data.train), ("dev", data.dev), ("test", data.test))
-        },
-        "rows_read": {"train": len(train)},
+    info = {
         "tag_schemes": schemes,
         "internal_scheme": tagging.INTERNAL,
         "entity_types": types,
+        "labels": tagging.bio_labels(types),
     }
-    if dev is None or test is None:
-        dev_share = data.split.dev if dev is None else 0.0
-        test_share = data.split.test if test is None else 0.0
-        train, dev_part, test_part = _split(train, dev_share, test_share, data.split.seed)
-        info["split"] = {
-            "from": "train",
-            "dev": dev_share if dev is None else None,
-            "test": test_share if test is None else None,
-            "seed": data.split.seed,
-            "unit": "sentence",
-        }
-        dev = dev_part if dev is None else dev
-        test = test_part if test is None else test
-    info["rows"] = {"train": len(train), "dev": len(dev), "test": len(test)}
-    info["words"] = {
-        k: sum(len(e.words) for e in v) for k, v in (("train", train), ("dev", dev), ("test", test))
-    }
-    return TokenSplits(train, dev, test, tagging.bio_labels(types), info)
+    return TaskData(train, dev, test, info)
