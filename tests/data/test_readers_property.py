@@ -184,3 +184,25 @@ def test_conll_round_trips_tokens_and_tags(sentences, sep, eol):
         return
     assert [g.words for g in got] == [[w for w, _ in s] for s in sentences]
     assert [g.raw_tags for g in got] == [[t for _, t in s] for s in sentences]
+
+
+MESSAGE = st.one_of(TEXT, st.just("a\u2028b"), st.just("x\x0cy")).filter(lambda t: t.strip())
+
+
+@SETTINGS
+@given(st.lists(st.tuples(MESSAGE, MESSAGE), min_size=1, max_size=5), st.booleans())
+def test_sft_jsonl_round_trips_chats(pairs, ascii_):
+    from tunewise.tasks.sft.data import read_sft
+
+    p = _tmp("chat.jsonl")
+    rows = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in pairs
+    ]
+    p.write_text(
+        "".join(json.dumps(r, ensure_ascii=ascii_) + "\n" for r in rows),
+        encoding="utf-8",
+        newline="",
+    )
+    got = read_sft(p)
+    assert [g.messages for g in got] == [r["messages"] for r in rows]

@@ -35,12 +35,6 @@ def check_output_file(output: Path, inputs: list[Path], flag: str = "--output") 
         raise UserError(f"{flag} {output}: {parent} is a file, so it cannot hold {output.name}")
 
 
-def text_lines(text: str) -> list[str]:
-    """Lines of a .txt input: split on newlines only (CRLF too), never on U+2028, form feed
-    or the other characters ``str.splitlines`` breaks at."""
-    return [line.removesuffix("\r") for line in text.split("\n")]
-
-
 _FLAG_NAMES = {
     "model.name": "--model",
     "data.train": "--train",

@@ -60,7 +60,8 @@ def _jsonl(path: Path, notes: list[str]) -> list[dict]:
     if not path.is_file():
         return []
     rows, bad = [], 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    # newlines only: a row's text may hold U+2028 raw (written with ensure_ascii=False)
+    for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
         if not line.strip():
             continue
         try:

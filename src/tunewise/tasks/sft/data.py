@@ -153,7 +153,9 @@ def read_sft(path: str | Path, require_answer: bool = True) -> list[ChatExample]
     if suffix == ".txt":
         return _read_text(text, p)
     out = []
-    for i, line in enumerate(text.splitlines(), start=1):
+    # split on newlines only: JSON may hold U+2028 or a form feed raw inside a string, and
+    # str.splitlines would cut the row there
+    for i, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         at = f"{p} line {i}"
