@@ -206,3 +206,29 @@ def test_sft_jsonl_round_trips_chats(pairs, ascii_):
     )
     got = read_sft(p)
     assert [g.messages for g in got] == [r["messages"] for r in rows]
+
+
+@SETTINGS
+@given(st.lists(TEXT.filter(lambda t: t.strip()), min_size=1, max_size=5), st.booleans())
+def test_jsonl_spans_round_trip_texts(texts, ascii_):
+    from tunewise.tasks.tokens.conll import read_jsonl_spans
+
+    p = _tmp("spans.jsonl")
+    body = "".join(
+        json.dumps({"text": t, "entities": []}, ensure_ascii=ascii_) + "\n" for t in texts
+    )
+    p.write_text(body, encoding="utf-8", newline="")
+    try:
+        got = read_jsonl_spans(p)
+    except UserError as e:
+        assert str(p) in str(e) and " line " in str(e), str(e)
+        return
+    assert [g.text for g in got] == texts
+
+
+def test_conll_token_with_a_line_separator_keeps_its_line(tmp_path):
+    p = tmp_path / "d.conll"
+    p.write_text("a\u2028b\tO\nc\tB-PER\n\nd\tO\n", encoding="utf-8")
+    got = read_conll(p)
+    assert [g.words for g in got] == [["a\u2028b", "c"], ["d"]]
+    assert got[1].where.endswith("line 4")

@@ -127,7 +127,9 @@ def read_conll(
     words: list[str] = []
     tags: list[str] = []
     lines: list[int] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # newlines only (CRLF too): a token may hold U+2028, which str.splitlines would cut at
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip() or line.startswith("-DOCSTART-"):
             if words:
                 sentences.append((words, tags, lines))
@@ -181,7 +183,8 @@ def read_jsonl_spans(
         raise UserError(f"{path}: file not found")
     text = _decode(p.read_bytes(), path)
     out = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # newlines only: a text may hold U+2028 raw, which str.splitlines would cut the row at
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
