@@ -327,7 +327,8 @@ def run_one(
     if main:
         if labels is not None:
             write_json(run.labels, labels)
-        write_json(run.data, data_record(split_info, resolved, enc, **task.data_record(data)))
+        extra = {k: v for k, v in data.info.items() if k != "labels"} | task.data_record(data)
+        write_json(run.data, data_record(split_info, resolved, enc, **extra))
     meta = ModelMeta(
         task=task.name,
         max_length=cfg.model.max_length,
