@@ -120,10 +120,10 @@ def run_trainer(args, train_rows, dev_rows, out) -> dict:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
-    from tunewise.tasks.sft.data import parse_row
     from tunewise.models.registry import resolve_model
-    from tunewise.tasks.sft.chat_template import end_of_turn
     from tunewise.tasks.sft import IGNORE, SFTTask
+    from tunewise.tasks.sft.chat_template import end_of_turn
+    from tunewise.tasks.sft.data import parse_row
 
     path = resolve_model("smollm2").path
     tok = AutoTokenizer.from_pretrained(path)

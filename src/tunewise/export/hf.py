@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tunewise.errors import UserError
 from tunewise.export.parity import ParityError, compare, probe_texts
-from tunewise.rundir import replace_dir, write_json
+from tunewise.rundir import RUN_FILE, RunDir, replace_dir, write_json
 
 
 def export_hf(
@@ -39,7 +39,7 @@ def export_hf(
 
     echo = echo or (lambda line: None)
     run, out = Path(run), Path(out)
-    if not (run / "run.json").is_file():
+    if not (run / RUN_FILE).is_file():
         raise UserError(f"{run}: not a tunewise run directory")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise UserError(f"{out}: already exists and is not empty; pass --overwrite")
@@ -60,7 +60,7 @@ def export_hf(
             if method["name"] != "full":
                 meta["merged_from"] = method
         else:
-            for f in (run / "model").iterdir():
+            for f in RunDir(run).model.iterdir():
                 if f.is_file():
                     shutil.copy2(f, tmp / f.name)
         source.tokenizer.save_pretrained(str(tmp))
