@@ -69,7 +69,7 @@ def timed(fn, texts, warm=64):
 def in_process(run: Path, fp32: Path, int8: Path, texts: list[str]) -> dict:
     import torch
     from transformers import pipeline
-    from tunewise.predictor import Predictor
+    from tunewise.tasks.classification.predictor import Predictor
 
     from tunewise.export.onnx_predictor import OnnxPredictor
 

@@ -308,8 +308,6 @@ def prepare(cfg: Config, task_cls, run: RunDir, main: bool, echo, evaluate_test:
                 f"truncated at max_length {cfg.model.max_length}"
             )
     if main:
-        if task.labels_record() is not None:
-            write_json(run.labels, task.labels_record())
         extra = {k: v for k, v in data.info.items() if k != "labels"} | task.data_record(data)
         write_json(run.data, data_record(split_info, resolved, enc, **extra))
     echo(
@@ -415,7 +413,8 @@ def run_one(
     )
     metrics = evaluate(task, f, fitted)
     if main:
-        # what evaluation settled (a threshold, a temperature) is saved with the model
+        # what evaluation settled (a threshold, a temperature) is saved with the model, and the
+        # label map (with that threshold) once, here
         write_meta(run.model, ModelMeta(**{**meta.to_dict(), **task.meta()}))
         if task.labels_record() is not None:
             write_json(run.labels, task.labels_record())
