@@ -69,9 +69,9 @@ def timed(fn, texts, warm=64):
 def in_process(run: Path, fp32: Path, int8: Path, texts: list[str]) -> dict:
     import torch
     from transformers import pipeline
-    from tunewise.tasks.classification.predictor import Predictor
 
     from tunewise.export.onnx_predictor import OnnxPredictor
+    from tunewise.tasks.classification.predictor import Predictor
 
     torch.set_num_threads(1)  # one thread everywhere, as the server runs (fastest when shared)
     res, labels = {"load_before": load()}, {}

@@ -121,9 +121,9 @@ def run_trainer(args, train_rows, dev_rows, out) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
     from tunewise.models.registry import resolve_model
-    from tunewise.tasks.sft.task import IGNORE, SFTTask
     from tunewise.tasks.sft.chat_template import end_of_turn
     from tunewise.tasks.sft.data import parse_row
+    from tunewise.tasks.sft.task import IGNORE, SFTTask
 
     path = resolve_model("smollm2").path
     tok = AutoTokenizer.from_pretrained(path)
