@@ -71,7 +71,7 @@ def in_process(run: Path, fp32: Path, int8: Path, texts: list[str]) -> dict:
     from transformers import pipeline
 
     from tunewise.export.onnx_predictor import OnnxPredictor
-    from tunewise.predictor import Predictor
+    from tunewise.tasks.classification.predictor import Predictor
 
     torch.set_num_threads(1)  # one thread everywhere, as the server runs (fastest when shared)
     res, labels = {"load_before": load()}, {}

@@ -120,10 +120,10 @@ def run_trainer(args, train_rows, dev_rows, out) -> dict:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
-    from tunewise.tasks.sft.data import parse_row
     from tunewise.models.registry import resolve_model
     from tunewise.tasks.sft.chat_template import end_of_turn
-    from tunewise.tasks.sft import IGNORE, SFTTask
+    from tunewise.tasks.sft.data import parse_row
+    from tunewise.tasks.sft.task import IGNORE, SFTTask
 
     path = resolve_model("smollm2").path
     tok = AutoTokenizer.from_pretrained(path)
@@ -175,7 +175,7 @@ def run_trainer(args, train_rows, dev_rows, out) -> dict:
     class _Acc:  # what SFTTask.evaluate needs from accelerate, for one process
         process_index, num_processes, device = 0, 1, torch.device("cpu")
 
-    after = task.evaluate(model, dev, args.batch_size * 2, _Acc(), tok.pad_token_id)
+    after = task.evaluate_loss(model, dev, args.batch_size * 2, _Acc(), tok.pad_token_id)
     return {
         "tokens_per_s": round(real / secs, 1),
         "train_seconds": round(secs, 2),

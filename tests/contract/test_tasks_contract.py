@@ -23,7 +23,7 @@ import tunewise
 from tests.conftest import FILL, NEG, POS, make_rows, tiny_config, write_jsonl
 from tunewise.errors import UserError
 from tunewise.methods import METHODS, get_method
-from tunewise.tasks import TASKS, get_task
+from tunewise.tasks import TASKS, Predictor, get_task
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = ["the film was good", "a dull and boring plot", "great cast 12", "awful flat story"]
@@ -144,6 +144,7 @@ def test_every_task_x_method_trains_reloads_predicts_and_serves(task_name, tiny_
         assert (r.path / "report.html").is_file() and (r.path / "doctor.json").is_file()
         runs[method] = str(r.path)
         pred = tunewise.load(r.path)
+        assert isinstance(pred, Predictor), type(pred)  # the one predictor protocol
         memory[method] = (
             pred.predict(inputs, max_new_tokens=8) if generation else pred.predict(inputs)
         )

@@ -55,6 +55,7 @@ def doctor(
     from tunewise.doctor.preflight import errors_line
     from tunewise.doctor.report import check_allow
     from tunewise.errors import UserError
+    from tunewise.rundir import DOCTOR_FILE
     from tunewise.tasks import get_task
 
     task_cls = get_task(task)
@@ -98,7 +99,7 @@ def doctor(
         checks=task_cls.doctor_checks,
     )
     print_summary(report)
-    path = report.write(out / "doctor.json")
+    path = report.write(out / DOCTOR_FILE)
     print(f"report written to {path}")
     if report.errors:
         raise UserError(errors_line(report, "--allow NAME"))

@@ -18,6 +18,7 @@ from tunewise.cli import (
     report_cmd,
     runs_cmd,
     serve_cmd,
+    tasks_cmd,
     train_cmd,
     tune_cmd,
 )
@@ -56,6 +57,7 @@ app.command("report")(report_cmd.report)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("compare")(compare_cmd.compare)
 app.command("methods")(methods_cmd.methods)
+app.command("tasks")(tasks_cmd.tasks)
 app.command("export")(export_cmd.export)
 app.command("tune")(tune_cmd.tune)
 app.command("generate")(generate_cmd.generate)

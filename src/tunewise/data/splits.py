@@ -37,9 +37,11 @@ def grouped_split(
     groups: dict[Hashable, list[int]] = {}
     for i, item in enumerate(items):
         groups.setdefault(key(item), []).append(i)
+    labels = [stratum(items[m[0]]) if stratum is not None else None for m in groups.values()]
+    if all(x is None for x in labels):  # nothing to stratify by
+        return _unstratified(items, groups, dev, test, seed)
     strata: dict = {}
-    for members in groups.values():
-        s = stratum(items[members[0]]) if stratum is not None else None
+    for members, s in zip(groups.values(), labels):
         strata.setdefault(None if s is None else str(s), []).append(members)
     eligible = {k: len(g) for k, g in strata.items() if len(g) >= 2}
     n = sum(eligible.values())
@@ -59,6 +61,22 @@ def grouped_split(
     parts: tuple[list, list, list] = ([], [], [])
     for item, part in zip(items, which, strict=True):
         parts[part].append(item)
+    return parts
+
+
+def _unstratified(items: list, groups: dict, dev: float, test: float, seed: int):
+    """Seeded shuffle of the groups (copies of an example move together), then test, dev."""
+    keys = list(groups)
+    random.Random(seed).shuffle(keys)
+    n_test, n_dev = round(len(keys) * test), round(len(keys) * dev)
+    which = {}
+    for pos, k in enumerate(keys):
+        part = 2 if pos < n_test else 1 if pos < n_test + n_dev else 0
+        for i in groups[k]:
+            which[i] = part
+    parts: tuple[list, list, list] = ([], [], [])
+    for i, item in enumerate(items):
+        parts[which[i]].append(item)
     return parts
 
 

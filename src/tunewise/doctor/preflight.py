@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tunewise.doctor.report import DoctorReport, run_doctor
 from tunewise.errors import UserError
+from tunewise.rundir import DOCTOR_FILE
 
 
 def errors_line(report: DoctorReport, allow_hint: str) -> str:
@@ -32,7 +33,7 @@ def preflight(cfg, splits: dict, checks, tokenizer, out: Path | None, echo) -> D
         checks=checks,
     )
     if out is not None:
-        report.write(Path(out) / "doctor.json")
+        report.write(Path(out) / DOCTOR_FILE)
     for f in report.errors + report.allowed_errors + report.warnings:
         tag = "allowed error" if f in report.allowed_errors else f.severity
         echo(f"doctor {tag}: {f.check}: {f.title}")

@@ -99,7 +99,7 @@ def load_run(path: str | Path) -> RunData:
         labels=_json(run.labels, notes),
         data=_json(run.data, notes),
         metrics=_json(run.metrics, notes),
-        doctor=_json(run.path / "doctor.json", notes),
+        doctor=_json(run.doctor, notes),
         log=_jsonl(run.log, notes),
         label_issues=issues[:LABEL_ISSUES_SHOWN],
         notes=notes,

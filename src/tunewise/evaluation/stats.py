@@ -189,7 +189,9 @@ def mcnemar(y_true, pred_a, pred_b) -> dict:
     """McNemar's test on the rows where exactly one of A and B is right.
 
     Exact two-sided binomial test when fewer than 25 rows disagree, else chi-square with
-    continuity correction.
+    continuity correction, both from scipy: statsmodels' ``mcnemar`` gives the same p-values
+    (max difference 0.0 over six tables, benchmarks/bench_libraries.py) and would add
+    statsmodels and patsy to the pins.
 
     Returns:
         ``{"a_only_right", "b_only_right", "statistic", "p_value", "exact"}``.

@@ -18,7 +18,7 @@ from tunewise.errors import UserError
 from tunewise.export.parity import ParityError, compare, probe_texts
 from tunewise.integrity import MANIFEST
 from tunewise.outdir import claim, prepare_export_out
-from tunewise.rundir import replace_dir, write_json
+from tunewise.rundir import RUN_FILE, RunDir, replace_dir, write_json
 
 
 def export_hf(
@@ -41,7 +41,7 @@ def export_hf(
 
     echo = echo or (lambda line: None)
     run, out = Path(run), Path(out)
-    if not (run / "run.json").is_file():
+    if not (run / RUN_FILE).is_file():
         raise UserError(f"{run}: not a tunewise run directory")
     prepare_export_out(out, overwrite)
     source = load(run)
@@ -61,7 +61,7 @@ def export_hf(
             if method["name"] != "full":
                 meta["merged_from"] = method
         else:
-            for f in (run / "model").iterdir():
+            for f in RunDir(run).model.iterdir():
                 if f.is_file() and f.name != MANIFEST:  # the export's files are its own
                     shutil.copy2(f, tmp / f.name)
         source.tokenizer.save_pretrained(str(tmp))

@@ -83,7 +83,7 @@ def export_onnx(
             f"{source}: a {pred.task.name} run; ONNX export covers classification runs "
             "(their micro-batched int8 serving); export this run with --format hf"
         )
-    model_dir = Path(source) / "model" if pred.run is not None else Path(source)
+    model_dir = pred.model_dir
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -218,6 +218,9 @@ def _quiet_root_logger():
         root.setLevel(level)
 
 
+# torch.onnx.export, not optimum's exporter: optimum-onnx 0.1.0 (with optimum 2.3.0, the
+# newest in the index) does not import under transformers 5.24 (ImportError:
+# get_parameter_dtype; benchmarks/bench_libraries.py).
 def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
     import warnings
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tunewise.errors import UserError
+from tunewise.rundir import RunDir
 
 
 class ParityError(UserError):
@@ -29,7 +30,7 @@ def probe_examples(
     from tunewise.config import load_yaml
     from tunewise.data import Example, read_examples
 
-    cfg = Path(source) / "config.yaml"
+    cfg = RunDir(source).config
     data = load_yaml(cfg).get("data", {}) if cfg.is_file() else {}
     if probe is not None and not Path(probe).is_file():
         raise UserError(f"{probe}: probe file not found")

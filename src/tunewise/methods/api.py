@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.methods.base import Method, MethodHooks, Options, get_method, parse_options
-
-META_FILE = "tunewise.json"
+from tunewise.rundir import META_FILE
 
 
 def resolve(method_cfg) -> tuple[Method, Options]:

@@ -272,31 +272,14 @@ def _checks(task, raw, run, probe, outputs: dict, state, metric, saved, has_dev:
     return out
 
 
-def run_one(
-    cfg: Config,
-    task_cls,
-    run: RunDir,
-    accelerator,
-    resume: bool,
-    echo,
-    tracker=None,
-    evaluate_test: bool = True,
-    on_log=None,
-) -> RunResult:
-    """One seed of one run, for any registered task."""
-    import torch
-
-    from tunewise import methods, progress
+def prepare(cfg: Config, task_cls, run: RunDir, main: bool, echo, evaluate_test: bool = True):
+    """Read, split, check (the doctor) and encode the data; write ``labels.json`` and
+    ``data.json``. Returns (task, data, enc, tokenizer, resolved model)."""
+    from tunewise import methods
     from tunewise.data.splits import refuse_empty_splits
     from tunewise.models.loading import load_pretrained, load_tokenizer
-    from tunewise.run.finish import finish, log_sinks
-    from tunewise.run.fit import data_record, fit_best, load_model, training_summary
-    from tunewise.tasks import Fitted
+    from tunewise.run.fit import data_record
 
-    main = accelerator.is_main_process
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    progress.set_sink(echo)  # the steps after training say what runs, how far, how long
     data = task_cls.read_data(cfg)
     split_info = split(task_cls, data, cfg, echo)
     resolved, tokenizer = load_pretrained(cfg.model.name, lambda p: load_tokenizer(p))
@@ -335,11 +318,78 @@ def run_one(
                 f"{name}: {e.truncated} of {e.stats['rows']} rows ({e.stats['truncated_share']:.1%}) "
                 f"truncated at max_length {cfg.model.max_length}"
             )
-    labels = task.labels_record()
     if main:
-        if labels is not None:
-            write_json(run.labels, labels)
-        write_json(run.data, data_record(split_info, resolved, enc, **task.data_record(data)))
+        extra = {k: v for k, v in data.info.items() if k != "labels"} | task.data_record(data)
+        write_json(run.data, data_record(split_info, resolved, enc, **extra))
+    echo(
+        f"task {task.name}; model {resolved.name} ({resolved.source}: {resolved.path}); "
+        f"{len(data.train)} train / {len(data.dev)} dev / {len(data.test)} test rows"
+        + (f"; labels: {', '.join(task.labels)}" if getattr(task, "labels", None) else "")
+    )
+    return task, data, enc, tokenizer, resolved
+
+
+def evaluate(task, f, fitted: dict) -> dict:
+    """The task's final evaluation, then the checks every run gets, seeds, method, training."""
+    from tunewise import progress
+    from tunewise.run.fit import training_summary
+
+    f.echo("evaluating the best checkpoint on whole splits")
+    metrics: dict = {
+        "task": task.name,
+        "headline": list(task.headline),
+        "metric_for_best": f.metric,
+        "best_step": f.state.best_step,
+    }
+    evaluated = task.evaluate(f)
+    outputs = evaluated.pop("_outputs", {})
+    task_checks = evaluated.pop("checks", {})
+    training_extra = evaluated.pop("training_extra", {})
+    metrics.update(evaluated)
+    f.echo("checks: eval mode, reload parity, collapse, padding, overfitting")
+    has_dev = f.enc["dev"] is not None and len(f.enc["dev"]) > 0
+    metrics["checks"] = _checks(
+        task, f.raw, f.run, fitted["probe"], outputs, f.state, f.metric, fitted["saved"], has_dev
+    )
+    metrics["checks"].update(task_checks)
+    metrics["seeds"] = {
+        "values": [f.cfg.train.seed],
+        "single_seed": True,
+        "note": "single seed: the spread across seeds is unknown; use --seeds K",
+    }
+    metrics["method"] = fitted["method"]
+    metrics["training"] = training_summary(f.state, f.accelerator) | training_extra
+    metrics["timings"] = progress.take_timings()  # seconds per step after training
+    for name, c in metrics["checks"].items():
+        if not c.get("ok", True):
+            f.echo(f"warning [{name}]: {c['message']}")
+    return metrics
+
+
+def run_one(
+    cfg: Config,
+    task_cls,
+    run: RunDir,
+    accelerator,
+    resume: bool,
+    echo,
+    tracker=None,
+    evaluate_test: bool = True,
+    on_log=None,
+) -> RunResult:
+    """One seed of one run, for any registered task: prepare, train, evaluate, finish."""
+    import torch
+
+    from tunewise import methods, progress
+    from tunewise.run.finish import finish, log_sinks
+    from tunewise.run.fit import fit_best, load_model
+    from tunewise.tasks import Fitted
+
+    main = accelerator.is_main_process
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    progress.set_sink(echo)  # the steps after training say what runs, how far, how long
+    task, data, enc, tokenizer, resolved = prepare(cfg, task_cls, run, main, echo, evaluate_test)
     meta = ModelMeta(
         task=task.name,
         max_length=cfg.model.max_length,
@@ -347,12 +397,6 @@ def run_one(
         base_model_path=resolved.path,
         method=methods.method_record(cfg.method),
         **task.meta(),
-    )
-    train_data = task.prepare_train(enc["train"], cfg)
-    echo(
-        f"task {task.name}; model {resolved.name} ({resolved.source}: {resolved.path}); "
-        f"{len(data.train)} train / {len(data.dev)} dev / {len(data.test)} test rows"
-        + (f"; labels: {', '.join(task.labels)}" if getattr(task, "labels", None) else "")
     )
     model = load_model(cfg, task, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -363,6 +407,7 @@ def run_one(
         extras = task.before_training(model, enc, data, cfg, accelerator, pad_id, tokenizer, echo)
         if main and extras:
             write_json(before_file, extras)
+    train_data = task.prepare_train(enc["train"], cfg)
     model, raw, state, metric, pad_id, fitted = fit_best(
         cfg,
         run,
@@ -380,46 +425,12 @@ def run_one(
     f = Fitted(
         cfg, run, accelerator, data, enc, model, raw, tokenizer, pad_id, state, metric, echo, extras
     )
-    echo("evaluating the best checkpoint on whole splits")
-    metrics: dict = {
-        "task": task.name,
-        "headline": list(task.headline),
-        "metric_for_best": metric,
-        "best_step": state.best_step,
-    }
-    evaluated = task.evaluate(f)
-    outputs = evaluated.pop("_outputs", {})
-    task_checks = evaluated.pop("checks", {})
-    training_extra = evaluated.pop("training_extra", {})
-    metrics.update(evaluated)
-    echo("checks: eval mode, reload parity, collapse, padding, overfitting")
-    metrics["checks"] = _checks(
-        task,
-        raw,
-        run,
-        fitted["probe"],
-        outputs,
-        state,
-        metric,
-        fitted["saved"],
-        enc["dev"] is not None and len(enc["dev"]) > 0,
-    )
-    metrics["checks"].update(task_checks)
-    metrics["seeds"] = {
-        "values": [cfg.train.seed],
-        "single_seed": True,
-        "note": "single seed: the spread across seeds is unknown; use --seeds K",
-    }
-    metrics["method"] = fitted["method"]
-    metrics["training"] = training_summary(state, accelerator) | training_extra
-    metrics["timings"] = progress.take_timings()  # seconds per step after training
-    for name, c in metrics["checks"].items():
-        if not c.get("ok", True):
-            echo(f"warning [{name}]: {c['message']}")
+    metrics = evaluate(task, f, fitted)
     if main:
-        meta = ModelMeta(**{**meta.to_dict(), "task": task.name, **task.meta()})
-        write_meta(run.model, meta)
-        if labels is not None:
+        # what evaluation settled (a threshold, a temperature) is saved with the model, and the
+        # label map (with that threshold) once, here
+        write_meta(run.model, ModelMeta(**{**meta.to_dict(), **task.meta()}))
+        if task.labels_record() is not None:
             write_json(run.labels, task.labels_record())
         before_file.unlink(missing_ok=True)
         finish(run, metrics, echo, tracker)

@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from tunewise.rundir import META_FILE, RUN_FILE
+from tunewise.rundir import META_FILE, RUN_FILE, RunDir
 from tunewise.serve.registry import Served, parse_spec
 
 
@@ -71,7 +71,7 @@ def share_key(path: Path, backend: str) -> tuple | None:
     from tunewise.methods.api import base_model_path
     from tunewise.tasks import get_task
 
-    model_dir = path / "model" if (path / RUN_FILE).is_file() else path
+    model_dir = RunDir(path).model if (path / RUN_FILE).is_file() else path
     meta_file, peft_file = model_dir / META_FILE, model_dir / "adapter_config.json"
     if backend == "onnx" or (backend == "auto" and (path / ONNX_FILE).is_file()):
         return None

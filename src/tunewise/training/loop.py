@@ -89,7 +89,12 @@ def build_optimizer(model, cfg: TrainConfig):
 
 
 def linear_schedule(optimizer, warmup: int, total: int):
-    """Linear warmup to the peak lr over ``warmup`` steps, then linear decay to 0 at ``total``."""
+    """Linear warmup to the peak lr over ``warmup`` steps, then linear decay to 0 at ``total``.
+
+    Not transformers' ``get_linear_schedule_with_warmup``: measured side by side
+    (benchmarks/bench_libraries.py) it is identical from the peak on, but its first optimizer
+    step runs at lr 0 (a step that changes nothing); this warmup starts at peak/warmup.
+    """
 
     def factor(step: int) -> float:
         if step < warmup:

@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 
 from tunewise.errors import UserError
-
-META_FILE = "tunewise.json"
+from tunewise.rundir import META_FILE, RUN_FILE, RunDir
 
 
 class Generator:
@@ -28,12 +27,11 @@ class Generator:
         from transformers import AutoModelForCausalLM
 
         from tunewise.models.loading import load_tokenizer, quiet_transformers
-        from tunewise.rundir import RunDir
 
         path = Path(path)
-        if (path / "run.json").is_file():
+        if (path / RUN_FILE).is_file():
             RunDir(path).require_complete()
-            model_dir = path / "model"
+            model_dir = RunDir(path).model
         elif (path / META_FILE).is_file() or _is_causal_lm(path):
             model_dir = path
         else:
@@ -61,7 +59,7 @@ class Generator:
         from tunewise.tasks.sft.task import SFTTask
 
         self.model_dir = model_dir
-        self.run = RunDir(path) if (path / "run.json").is_file() else None
+        self.run = RunDir(path) if (path / RUN_FILE).is_file() else None
         self.task = SFTTask(self.meta.get("end_of_turn", ""), self.stop_ids, self.chat_mode)
         self.max_length = int(self.meta.get("max_length", 512))
 

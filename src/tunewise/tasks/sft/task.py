@@ -63,7 +63,6 @@ class SFTTask(Task):
         "same_splits",
         "label_conflicts",
         "near_duplicates",
-        "test_size",
         "empty_answers",
         "sft_length",
         "end_of_turn",
