@@ -188,6 +188,15 @@ def test_every_task_x_method_trains_reloads_predicts_and_serves(task_name, tiny_
     rows = (tmp_path / "pred.jsonl").read_text().splitlines()
     assert len(rows) == len(tunewise.load(runs[first]).read_inputs(src))
 
+    # export writes a directory the same predictor loads, checked for parity on the way
+    from tunewise.export.hf import export_hf
+
+    record = export_hf(Path(runs[first]), tmp_path / "export")
+    assert record["parity"]["ok"], record["parity"]
+    exported = tunewise.load(tmp_path / "export")
+    again = exported.predict(inputs, max_new_tokens=8) if generation else exported.predict(inputs)
+    assert _close(again, memory[first]), (again, memory[first])
+
     # one server answers for every run, by name, on the task's route
     from tests.serve.conftest import running
     from tunewise.serve import create_app, load_all

@@ -128,3 +128,44 @@ def compare(reference, exported, atol: float):
             f"{diff:.3g} (tolerance {atol:g})"
         ),
     }
+
+
+def _flat(x, out: list) -> None:
+    if isinstance(x, dict):
+        for k in sorted(x):
+            _flat(x[k], out)
+    elif isinstance(x, list | tuple):
+        for v in x:
+            _flat(v, out)
+    elif isinstance(x, bool) or not isinstance(x, int | float):
+        out.append(str(x))
+    else:
+        out.append(float(x))
+
+
+def compare_predictions(reference: list, exported: list, atol: float) -> dict:
+    """Agreement between two predictors' answers (``predict`` output) on the same inputs, for a
+    task without ``parity_outputs``: every string equal, every number within ``atol``."""
+    same, diff = 0, 0.0
+    for a, b in zip(reference, exported):
+        fa, fb = [], []
+        _flat(a, fa)
+        _flat(b, fb)
+        ok = len(fa) == len(fb)
+        for x, y in zip(fa, fb):
+            if isinstance(x, float) and isinstance(y, float):
+                diff = max(diff, abs(x - y))
+                ok = ok and abs(x - y) <= atol
+            else:
+                ok = ok and x == y
+        same += ok
+    n = len(reference)
+    return {
+        "ok": same == n and len(exported) == n,
+        "rows": n,
+        "label_agreement": same,
+        "max_abs_logit_diff": diff,
+        "atol": atol,
+        "message": f"{same}/{n} predictions agree, largest |number| difference {diff:.3g} "
+        f"(tolerance {atol:g})",
+    }

@@ -152,7 +152,8 @@ class Predictor(Protocol):
     ``predict(inputs)`` answers raw inputs (texts, or prompts for sft) with one JSON-ready dict
     per input; ``predict_rows(examples)`` answers rows read from a file with the task's reader;
     ``evaluate_file(path)`` scores the model on a labeled file with the run's data settings;
-    ``predict_batch(items)`` answers the items of a served micro-batch.
+    ``predict_batch(items)`` answers the items of a served micro-batch. Optional:
+    ``parity_outputs(texts)``, raw numbers (logits) an export is compared on.
     """
 
     task: Any
