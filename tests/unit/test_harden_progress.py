@@ -36,3 +36,13 @@ def test_ticker_reports_how_far_and_eta(monkeypatch):
     progress.set_sink(None)
     assert lines[0] == "folds (5 fits)..."
     assert lines[1].startswith("  folds: 2/5 folds, ETA ")
+
+
+def test_label_issues_can_be_skipped(tiny_model_dir, tiny_data, tmp_path):
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "r", epochs=1) | {
+        "task": {"label_issues": False}
+    }
+    r = tunewise.train(cfg)
+    assert r.metrics["checks"]["label_issues"]["skipped"] is True
+    assert "label issues" not in r.metrics["timings"]
+    assert not (r.path / "label_issues.jsonl").exists()

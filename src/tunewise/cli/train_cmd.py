@@ -37,6 +37,13 @@ def train(
         bool | None, Opt("--multi-label/--single-label", help="Several labels per example")
     ] = None,
     class_weights: Annotated[str | None, Opt(help="none or balanced")] = None,
+    label_issues: Annotated[
+        bool | None,
+        Opt(
+            "--label-issues/--no-label-issues",
+            help="List train rows whose label looks wrong (5-fold CV on embeddings) [on]",
+        ),
+    ] = None,
     calibrate: Annotated[
         bool | None,
         Opt(
@@ -125,6 +132,7 @@ def train(
         "task.multi_label": multi_label,
         "task.class_weights": class_weights,
         "task.calibrate": calibrate,
+        "task.label_issues": label_issues,
         "method.name": method,
         "task.type": task,
         "data.tag_column": tag_column,

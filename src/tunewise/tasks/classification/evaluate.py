@@ -81,9 +81,17 @@ def evaluate(task, f) -> dict:
         checks["baselines"] = compare_to_baselines(metrics["test"], metrics["baselines"])
     if f.main:
         save_split(f.run.path, "dev", data.dev)  # an int8 export's probe: never test
-        checks["label_issues"] = find_label_issues(
-            f.raw, task, enc["train"], data.train, f.pad_id, f.run.label_issues
-        )
+        if f.cfg.task.label_issues:
+            checks["label_issues"] = find_label_issues(
+                f.raw, task, enc["train"], data.train, f.pad_id, f.run.label_issues
+            )
+        else:
+            checks["label_issues"] = {
+                "ok": True,
+                "count": 0,
+                "skipped": True,
+                "message": "label-issue search skipped (--no-label-issues)",
+            }
         for name, logits in logits_by_split.items():
             write_predictions(
                 f.run.predictions / f"{name}.jsonl",
