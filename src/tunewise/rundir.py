@@ -93,6 +93,9 @@ class RunDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.data_overrides: dict = {}
+        """Settings that replace the saved ones when files are read for this run (the CLI's
+        ``--text-column`` ... on ``predict``/``evaluate``)."""
 
     config = property(lambda self: self.path / CONFIG_FILE)
     labels = property(lambda self: self.path / LABELS_FILE)
@@ -180,11 +183,12 @@ class RunDir:
     def data_settings(self) -> dict:
         """The ``data`` section of the run's saved config (columns, formats): how files given
         to ``predict``/``evaluate`` on this run are read. Empty when there is no config."""
-        if not self.config.is_file():
-            return {}
-        data = yaml.safe_load(self.config.read_text(encoding="utf-8")) or {}
-        section = data.get("data") if isinstance(data, dict) else None
-        return section if isinstance(section, dict) else {}
+        section = {}
+        if self.config.is_file():
+            data = yaml.safe_load(self.config.read_text(encoding="utf-8")) or {}
+            found = data.get("data") if isinstance(data, dict) else None
+            section = found if isinstance(found, dict) else {}
+        return {**section, **self.data_overrides}
 
 
 class ModelMeta(BaseModel):

@@ -88,6 +88,23 @@ def test_predictor_and_cli_predict_numbers_in_data_units(reg_run, tmp_path, caps
     assert [o["prediction"] for o in out] == pytest.approx(
         [good["prediction"], bad["prediction"]], abs=1e-5
     )
+    # a file whose text column has another name: --text-column overrides the run's setting
+    other = tmp_path / "other.csv"
+    other.write_text("review\ngreat superb lovely film\n")
+    main(
+        [
+            "predict",
+            str(r.path),
+            "-i",
+            str(other),
+            "--text-column",
+            "review",
+            "-o",
+            str(tmp_path / "q.jsonl"),
+        ]
+    )
+    q = json.loads((tmp_path / "q.jsonl").read_text().splitlines()[0])
+    assert q["prediction"] == pytest.approx(good["prediction"], abs=1e-5)
     main(
         ["evaluate", str(r.path), "--data", str(data["test"]), "--output", str(tmp_path / "e.json")]
     )

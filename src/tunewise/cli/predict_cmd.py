@@ -26,10 +26,8 @@ def _load(run: Path, text_column, text_pair_column, label_column):
         "text_pair_column": text_pair_column,
         "label_column": label_column,
     }
-    if any(v is not None for v in overrides.values()) and getattr(pred, "run", None) is not None:
-        settings = pred.run.data_settings()
-        settings.update({k: v for k, v in overrides.items() if v is not None})
-        pred.run.data_settings = lambda: settings
+    if getattr(pred, "run", None) is not None:
+        pred.run.data_overrides.update({k: v for k, v in overrides.items() if v is not None})
     return pred
 
 
