@@ -131,3 +131,21 @@ def test_doctor_catches_empty_answers_and_cut_answers(tiny_llama_dir, tmp_path):
     doc = json.loads((r.path / "doctor.json").read_text())
     f = next(x for x in doc["findings"] if x["check"] == "sft_length")
     assert not f["ok"] and f["details"]["train"]["answers_cut"] > 0
+
+
+def test_seeds_work_for_sft_as_for_every_task(tiny_llama_dir, tmp_path):
+    """`--seeds K` is the runner's: K seed runs, the summary over them, the model chosen on dev
+    loss (lower is better)."""
+    data = {"train": write_rows(tmp_path / "t.jsonl", _rows("s", 24))}
+    cfg = sft_config(tiny_llama_dir, data, tmp_path / "seeds", epochs=2)
+    cfg["train"]["seeds"] = 2
+    cfg["data"]["split"] = {"dev": 0.2, "test": 0.2}
+    cfg["sft"]["eval_samples"] = 0
+    r = tunewise.train(cfg)
+    seeds = r.metrics["seeds"]
+    assert seeds["values"] == [3, 4] and not seeds["single_seed"]
+    assert {"loss", "perplexity"} <= set(seeds["summary"]["test"])
+    runs = {s: json.loads((r.path / s / "metrics.json").read_text()) for s in seeds["runs"]}
+    best = min(runs, key=lambda s: runs[s]["dev"]["loss"])
+    assert seeds["selected"] == best
+    assert (r.path / "model" / "model.safetensors").is_file() and (r.path / "report.html").is_file()

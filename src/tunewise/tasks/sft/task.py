@@ -93,8 +93,6 @@ class SFTTask(Task):
     def configure(cls, cfg) -> None:
         # conversations are longer than classification inputs and a truncated answer loses its
         # end-of-turn token; LM logits are large: sft defaults unless set explicitly
-        if cfg.train.seeds > 1:
-            raise UserError("invalid config: train.seeds: sft runs train one seed")
         if "max_length" not in cfg.model.model_fields_set:
             cfg.model.max_length = 512
         if "batch_size" not in cfg.train.model_fields_set:
