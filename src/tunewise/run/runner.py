@@ -86,6 +86,44 @@ def build_config(base=None, flags=None, overrides=None) -> Config:
     return cfg
 
 
+def _resumed_config(resume) -> Config:
+    """The saved config of an unfinished run, to continue it; refused with one line when
+    there is nothing to resume."""
+    from tunewise.config import build_config as build
+
+    run = RunDir(resume)
+    if not run.config.is_file():
+        raise UserError(f"{resume}: nothing to resume (no config.yaml; not a run directory)")
+    if run.status() == "completed":
+        raise UserError(f"{resume}: this run already completed; nothing to resume")
+    cfg = build(load_yaml(run.config))
+    cfg.out = Path(resume)
+    if cfg.train.seeds > 1:
+        raise UserError(
+            f"{resume}: a {cfg.train.seeds}-seed run; resume the unfinished seed's own "
+            f"directory ({resume}/seed-N); the multi-seed summary is not rebuilt by a resume"
+        )
+    return cfg
+
+
+def _accelerator():
+    """This process's Accelerator (CPU unless a GPU is there), in a fresh accelerate state."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    # cpu=True without a GPU: accelerate then recognizes torchrun/accelerate-launch CPU process
+    # groups (gloo); without it every process would think it is alone and the main one.
+    from tunewise.distributed import check_engine
+
+    check_engine(torch.cuda.is_available())
+    # A Trainer or Accelerator created earlier in this process (a notebook, a benchmark) leaves
+    # accelerate's process-wide state set with its own precision, and a second Accelerator with
+    # other settings then raises. Forget that state; the process group (PartialState) is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
+
+
 def train(
     config=None,
     *,
@@ -107,24 +145,9 @@ def train(
         on_log: called with every training-log record on the main process (e.g. to prune a
             tuning trial); an exception it raises stops the run.
     """
-    from accelerate import Accelerator
-
     echo = echo or (lambda line: None)
     if resume is not None:
-        run = RunDir(resume)
-        if not run.config.is_file():
-            raise UserError(f"{resume}: nothing to resume (no config.yaml; not a run directory)")
-        if run.status() == "completed":
-            raise UserError(f"{resume}: this run already completed; nothing to resume")
-        from tunewise.config import build_config as build
-
-        cfg = build(load_yaml(run.config))
-        cfg.out = Path(resume)
-        if cfg.train.seeds > 1:
-            raise UserError(
-                f"{resume}: a {cfg.train.seeds}-seed run; resume the unfinished seed's own "
-                f"directory ({resume}/seed-N); the multi-seed summary is not rebuilt by a resume"
-            )
+        run, cfg = RunDir(resume), _resumed_config(resume)
     else:
         cfg = _as_config(config if config is not None else {})
         if cfg.out is None:
@@ -138,20 +161,7 @@ def train(
             return train_seeds(cfg, overwrite, echo, train)
         finally:
             record_run(cfg.out, warn=echo)
-    import torch
-
-    # cpu=True without a GPU: accelerate then recognizes torchrun/accelerate-launch CPU process
-    # groups (gloo); without it every process would think it is alone and the main one.
-    from tunewise.distributed import check_engine
-
-    check_engine(torch.cuda.is_available())
-    from accelerate.state import AcceleratorState
-
-    # A Trainer or Accelerator created earlier in this process (a notebook, a benchmark) leaves
-    # accelerate's process-wide state set with its own precision, and a second Accelerator with
-    # other settings then raises. Forget that state; the process group (PartialState) is kept.
-    AcceleratorState._reset_state(reset_partial_state=False)
-    accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
+    accelerator = _accelerator()
     main = accelerator.is_main_process
     if resume is None and main:
         prepare_out(run.path, overwrite)

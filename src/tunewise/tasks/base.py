@@ -66,6 +66,21 @@ def task_names() -> list[str]:
     return list(TASKS)
 
 
+class EncodedRows:
+    """What the loop and the batchers read of any task's encoded split: one row of token ids
+    per example (unpadded). Tasks' encoded dataclasses inherit it."""
+
+    input_ids: list[list[int]]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Tokens per row (what length-grouped batches sort by)."""
+        return [len(x) for x in self.input_ids]
+
+
 @dataclass
 class TaskData:
     """A task's examples, as read from the files (before the runner splits train).
@@ -291,11 +306,20 @@ class Task:
         """The task's model class loaded from ``path`` (a base model or a full checkpoint)."""
         return self.auto_model().from_pretrained(path, **self.model_kwargs())
 
-    def load_saved(self, path: Path, meta: dict | None = None):
-        """A fresh model from what :meth:`save_model` wrote (base + adapter for PEFT)."""
-        from tunewise import methods
+    def load_saved(self, path: Path, meta: dict | None = None, loader=None):
+        """A fresh model, in eval mode, from what :meth:`save_model` wrote: a full fine-tune's
+        plain transformers directory, or the base plus the saved adapter and head.
 
-        return methods.load_trained(path, self.load_base, self, meta)
+        Args:
+            loader: stands in for :func:`tunewise.methods.load_trained` (same arguments); the
+                server passes one that attaches the adapter to a base shared by several runs.
+        """
+        from tunewise import methods
+        from tunewise.models.loading import quiet_transformers
+
+        with quiet_transformers():
+            model = (loader or methods.load_trained)(path, self.load_base, self, meta)
+        return model.eval()
 
     def reloads_saved(self, method) -> bool:
         """Whether the final evaluation reloads the saved model (PEFT methods: evaluate

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
+from tunewise.data.text_type import Text
 from tunewise.errors import UserError
+from tunewise.tasks.base import EncodedRows, Route
 
 
 @dataclass
-class Encoded:
+class Encoded(EncodedRows):
     """A tokenized split: unpadded token ids per example, labels, and truncation stats."""
 
     input_ids: list[list[int]]
@@ -22,13 +25,6 @@ class Encoded:
     """int64 [n] for single-label, float32 [n, C] for multi-label."""
     truncated: int = 0
     stats: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def lengths(self) -> list[int]:
-        return [len(x) for x in self.input_ids]
 
     def subset(self, idx) -> Encoded:
         """The rows ``idx`` of this split."""
@@ -132,3 +128,25 @@ def columns(data) -> dict:
         "label_sep": get("label_sep") or "|",
         "quoting": get("quoting") or "auto",
     }
+
+
+class TextsRequest(BaseModel):
+    """A request of raw texts for a task's route (``{"texts": [...], "model": name}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    texts: list[Text] = Field(min_length=1, description="Texts to answer (at least one).")
+    model: str | None = Field(None, description="Model name; may be left out with one model.")
+
+
+def texts_route(path: str, summary: str, response: type, request: type = TextsRequest) -> Route:
+    """The route of a task that answers each text on its own: the texts join the model's
+    micro-batch as they are and come back as ``results``, in order."""
+    return Route(
+        path=path,
+        summary=summary,
+        request=request,
+        response=response,
+        items=lambda req: list(req.texts),
+        respond=lambda req, results: {"results": results},
+        texts=lambda req: [("texts", req.texts)],
+    )

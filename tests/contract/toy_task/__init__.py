@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from tunewise.errors import UserError
 from tunewise.rundir import model_dir_of, read_meta
-from tunewise.tasks import Route, Task, TaskData, register_task
-from tunewise.tasks.text import collate_texts, encode_for_inference, encode_texts
+from tunewise.tasks import Task, TaskData, register_task
+from tunewise.tasks.text import collate_texts, encode_for_inference, encode_texts, texts_route
 
 
 class SignTask(Task):
@@ -104,7 +104,6 @@ class SignTask(Task):
 
 class SignPredictor:
     def __init__(self, path, batch_size: int = 32, loader=None):
-        from tunewise.methods import load_trained
         from tunewise.models.loading import load_tokenizer
 
         self.run, model_dir = model_dir_of(path)
@@ -112,9 +111,7 @@ class SignPredictor:
         self.task = SignTask.from_meta(self.meta)
         self.tokenizer = load_tokenizer(str(model_dir))
         self.max_length = self.meta.max_length
-        self.model = (loader or load_trained)(
-            model_dir, self.task.load_base, self.task, self.meta.to_dict()
-        ).eval()
+        self.model = self.task.load_saved(model_dir, self.meta.to_dict(), loader)
         self.labels = None
 
     def predict(self, texts):
@@ -145,12 +142,6 @@ class SignPredictor:
         return self.predict(list(items))
 
 
-class SignRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[str] = Field(min_length=1)
-    model: str | None = None
-
-
 class SignResult(BaseModel):
     score: float
     sign: int
@@ -161,14 +152,6 @@ class SignResponse(BaseModel):
     results: list[SignResult]
 
 
-SignTask.route = Route(
-    path="/v1/sign",
-    summary="A +1/-1 sign per text.",
-    request=SignRequest,
-    response=SignResponse,
-    items=lambda req: list(req.texts),
-    respond=lambda req, results: {"results": results},
-    texts=lambda req: [("texts", req.texts)],
-)
+SignTask.route = texts_route("/v1/sign", "A +1/-1 sign per text.", SignResponse)
 SignTask.predictor_class = SignPredictor
 register_task(SignTask)

@@ -28,8 +28,7 @@ class Predictor:
             loader: stands in for :func:`tunewise.methods.load_trained` (same arguments);
                 the server passes one that attaches this run's adapter to a base shared by several.
         """
-        from tunewise.methods import load_trained
-        from tunewise.models.loading import load_tokenizer, quiet_transformers
+        from tunewise.models.loading import load_tokenizer
 
         self.run, model_dir = resolve_model_dir(path)
         self.model_dir = model_dir
@@ -39,16 +38,7 @@ class Predictor:
         self.temperature = self.task.temperature
         self.max_length = int(meta.max_length)
         self.tokenizer = load_tokenizer(str(model_dir))
-        loader = loader or load_trained
-        task = self.task
-
-        def load_fn(p):
-            return task.auto_model().from_pretrained(p, **task.model_kwargs())
-
-        with quiet_transformers():
-            # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
-            self.model = loader(model_dir, load_fn, task, meta.to_dict())
-        self.model.eval()
+        self.model = self.task.load_saved(model_dir, meta.to_dict(), loader)
         self.batch_size = batch_size
         self.labels = self.task.labels
 

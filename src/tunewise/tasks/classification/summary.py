@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunewise.console import make_console
+from tunewise.tasks.summary import print_checks_and_training, print_seeds
 
 _KEYS = ("accuracy", "macro_f1", "micro_f1", "mcc")
 
@@ -40,16 +41,7 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
                 str(v["support"]),
             )
         console.print(pc)
-    seeds = metrics.get("seeds", {})
-    if seeds.get("summary", {}).get("test"):
-        s = seeds["summary"]["test"]
-        console.print(
-            f"{len(seeds['values'])} seeds {seeds['values']}: test "
-            + ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in _KEYS if k in s)
-            + f" (mean ± std); model and per-row results from {seeds['selected']} (chosen on {seeds['selected_on']})"
-        )
-    elif seeds.get("single_seed"):
-        console.print(f"[yellow]{seeds['note']}[/yellow]")
+    print_seeds(metrics, console, _KEYS)
     cal = metrics.get("calibration")
     if cal:
         console.print(
@@ -57,14 +49,4 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
             f"with temperature {cal['temperature']:.2f} fitted on dev: ECE {cal['test_scaled']['ece']:.4f}"
             + (f" ({escape(cal['decision'])})" if cal.get("decision") else "")
         )
-    for name, c in metrics.get("checks", {}).items():
-        if not c.get("ok", True):
-            console.print(f"[yellow]warning \\[{name}]: {escape(c['message'])}[/yellow]")
-        elif name in ("baselines", "label_issues"):
-            console.print(f"{name}: {escape(c['message'])}")
-    tr = metrics.get("training")
-    if tr:
-        console.print(
-            f"training: {tr['steps']} steps, {tr['train_seconds']} s, {tr['examples_per_s']} examples/s, "
-            f"{tr['real_token_share']:.0%} of processed tokens real"
-        )
+    print_checks_and_training(metrics, console, shown=("baselines", "label_issues"))

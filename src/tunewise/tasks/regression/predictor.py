@@ -14,8 +14,7 @@ class RegressionPredictor:
     """A fine-tuned text regressor loaded from a run directory (or its ``model/`` directory)."""
 
     def __init__(self, path: str | Path, batch_size: int = 64, loader=None):
-        from tunewise.methods import load_trained
-        from tunewise.models.loading import load_tokenizer, quiet_transformers
+        from tunewise.models.loading import load_tokenizer
         from tunewise.tasks.regression.task import RegressionTask
 
         self.run, model_dir = model_dir_of(path)
@@ -24,11 +23,7 @@ class RegressionPredictor:
         self.max_length = int(self.meta.max_length)
         self.tokenizer = load_tokenizer(str(model_dir))
         self.batch_size = batch_size
-        with quiet_transformers():
-            self.model = (loader or load_trained)(
-                model_dir, self.task.load_base, self.task, self.meta.to_dict()
-            )
-        self.model.eval()
+        self.model = self.task.load_saved(model_dir, self.meta.to_dict(), loader)
         self.labels = None
 
     def values_encoded(self, data) -> np.ndarray:

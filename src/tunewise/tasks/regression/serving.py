@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from tunewise.data.text_type import Text
-from tunewise.tasks.base import Route
+from tunewise.tasks.text import TextsRequest, texts_route
 
 
-class RegressRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[Text] = Field(min_length=1, description="Texts to score (at least one).")
-    model: str | None = Field(None, description="Model name; may be left out with one model.")
+class RegressRequest(TextsRequest):
+    """Texts to score."""
 
 
 class Prediction(BaseModel):
@@ -23,12 +20,6 @@ class RegressResponse(BaseModel):
     results: list[Prediction]
 
 
-ROUTE = Route(
-    path="/v1/regress",
-    summary="A number for each text (a rating, a score).",
-    request=RegressRequest,
-    response=RegressResponse,
-    items=lambda req: list(req.texts),
-    respond=lambda req, results: {"results": results},
-    texts=lambda req: [("texts", req.texts)],
+ROUTE = texts_route(
+    "/v1/regress", "A number for each text (a rating, a score).", RegressResponse, RegressRequest
 )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from html import escape
 
-from rich.markup import escape as markup
 from rich.table import Table
 
 from tunewise.tasks.base import Section
+from tunewise.tasks.summary import print_checks_and_training, print_seeds
 
 KEYS = ("rmse", "mae", "pearson", "spearman")
 
@@ -39,14 +39,8 @@ def print_metrics(metrics: dict, console) -> None:
         console.print(
             f"targets standardized with train mean {scale['mean']:.4g}, std {scale['std']:.4g}"
         )
-    seeds = metrics.get("seeds", {})
-    if seeds.get("single_seed"):
-        console.print(f"[yellow]{seeds['note']}[/yellow]")
-    for name, c in (metrics.get("checks") or {}).items():
-        if not c.get("ok", True):
-            console.print(f"[yellow]warning \\[{name}]: {markup(c['message'])}[/yellow]")
-        elif name == "baselines":
-            console.print(f"baselines: {markup(c['message'])}")
+    print_seeds(metrics, console, KEYS)
+    print_checks_and_training(metrics, console)
 
 
 def report_sections(r) -> list[Section]:

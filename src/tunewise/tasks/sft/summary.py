@@ -7,6 +7,7 @@ from rich.table import Table
 
 from tunewise.console import make_console
 from tunewise.tasks.base import Section
+from tunewise.tasks.summary import print_checks_and_training, print_seeds
 
 
 def print_sft_metrics(metrics: dict, console: Console | None = None) -> None:
@@ -44,6 +45,8 @@ def print_sft_metrics(metrics: dict, console: Console | None = None) -> None:
                 f(m["mean_new_tokens"], "{:.1f}"),
             )
         console.print(g)
+    print_seeds(metrics, console, ("loss", "perplexity"))
+    print_checks_and_training(metrics, console, shown=())
 
 
 def _ci(g: dict, key: str) -> str:

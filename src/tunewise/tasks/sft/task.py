@@ -16,14 +16,14 @@ import numpy as np
 import torch
 
 from tunewise.errors import UserError
-from tunewise.tasks.base import Route, Task, TaskData
+from tunewise.tasks.base import EncodedRows, Route, Task, TaskData
 from tunewise.tasks.sft.chat_template import encode_conversation
 
 IGNORE = -100
 
 
 @dataclass
-class SFTEncoded:
+class SFTEncoded(EncodedRows):
     """A tokenized split: unpadded ids and labels per row (a packed row holds several examples,
     its ``position_ids`` restarting at 0 where each begins)."""
 
@@ -34,13 +34,6 @@ class SFTEncoded:
     """For packed rows: the example indices each row holds."""
     truncated: int = 0
     stats: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def lengths(self) -> list[int]:
-        return [len(x) for x in self.input_ids]
 
     def subset(self, idx) -> SFTEncoded:
         idx = list(idx)
@@ -208,7 +201,7 @@ class SFTTask(Task):
             m.config.use_cache = False
         tokenizer.save_pretrained(path)  # with the chat template training used
 
-    def load_saved(self, path: Path, meta=None):
+    def load_saved(self, path: Path, meta=None, loader=None):
         from tunewise.models.loading import quiet_transformers
 
         with quiet_transformers():

@@ -92,18 +92,9 @@ def print_token_metrics(metrics: dict, console) -> None:
     """The terminal summary of a token run (or evaluation): entity scores first."""
     from rich.markup import escape
 
+    from tunewise.tasks.summary import print_checks_and_training, print_seeds
+
     for line in headline(metrics):
         console.print(escape(line), highlight=False)
-    seeds = metrics.get("seeds", {})
-    if seeds.get("single_seed"):
-        console.print(f"[yellow]{seeds['note']}[/yellow]")
-    for name, c in metrics.get("checks", {}).items():
-        if not c.get("ok", True):
-            console.print(f"[yellow]warning \\[{name}]: {escape(c['message'])}[/yellow]")
-    tr = metrics.get("training")
-    if tr:
-        console.print(
-            f"training: {tr['steps']} steps, {tr['train_seconds']} s, "
-            f"{tr['examples_per_s']} sentences/s, {tr['real_token_share']:.0%} of processed "
-            "tokens real"
-        )
+    print_seeds(metrics, console, ("micro_f1", "macro_f1", "token_accuracy"))
+    print_checks_and_training(metrics, console, unit="sentences", shown=())

@@ -21,8 +21,7 @@ class TokenPredictor:
         Args:
             loader: stands in for :func:`tunewise.methods.load_trained` (see ``Predictor``).
         """
-        from tunewise.methods import load_trained
-        from tunewise.models.loading import load_tokenizer, quiet_transformers
+        from tunewise.models.loading import load_tokenizer
         from tunewise.tasks.tokens.task import TokenTask
 
         self.run, model_dir = model_dir_of(path)
@@ -31,16 +30,7 @@ class TokenPredictor:
         self.task = TokenTask.from_meta(self.meta)
         self.labels = self.task.labels
         self.tokenizer = load_tokenizer(str(model_dir))
-        loader = loader or load_trained
-        task = self.task
-
-        def load_fn(p):
-            return task.auto_model().from_pretrained(p, **task.model_kwargs())
-
-        with quiet_transformers():
-            # full fine-tuning: a plain transformers dir; other methods: base + saved adapter
-            self.model = loader(model_dir, load_fn, task, self.meta.to_dict())
-        self.model.eval()
+        self.model = self.task.load_saved(model_dir, self.meta.to_dict(), loader)
         self.batch_size = batch_size
 
     def _chunks(self, ex: TokenExample) -> list[tuple[int, int]]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from tunewise.data.text_type import Text
-from tunewise.tasks.base import Route
+from tunewise.tasks.text import TextsRequest, texts_route
 
 
-class EntitiesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[Text] = Field(min_length=1, description="Texts to tag (at least one).")
-    model: str | None = None
+class EntitiesRequest(TextsRequest):
+    """Texts to tag."""
 
 
 class Entity(BaseModel):
@@ -31,12 +28,9 @@ class EntitiesResponse(BaseModel):
     results: list[EntityResult]
 
 
-ROUTE = Route(
-    path="/v1/entities",
-    summary="Entities (type, text, character offsets, score) found in each text.",
-    request=EntitiesRequest,
-    response=EntitiesResponse,
-    items=lambda req: list(req.texts),
-    respond=lambda req, results: {"results": results},
-    texts=lambda req: [("texts", req.texts)],
+ROUTE = texts_route(
+    "/v1/entities",
+    "Entities (type, text, character offsets, score) found in each text.",
+    EntitiesResponse,
+    EntitiesRequest,
 )

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from tunewise.errors import UserError
-from tunewise.tasks.base import Task, TaskData
+from tunewise.tasks.base import EncodedRows, Task, TaskData
 from tunewise.tasks.tokens.tagging import to_spans
 
 IGNORE = -100
@@ -23,7 +23,7 @@ _OFF = -30.0
 
 
 @dataclass
-class TokenEncoded:
+class TokenEncoded(EncodedRows):
     """A tokenized split: sub-token ids, where each word's first sub-token is, word tags."""
 
     input_ids: list[list[int]]
@@ -35,13 +35,6 @@ class TokenEncoded:
     truncated: int = 0
     stats: dict = field(default_factory=dict)
     token_type_ids = None
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def lengths(self) -> list[int]:
-        return [len(x) for x in self.input_ids]
 
     def subset(self, idx) -> TokenEncoded:
         idx = list(idx)
