@@ -1,0 +1,1 @@
+"""Learning from few labels: K-shot draws, learning curves across methods, what to label next."""

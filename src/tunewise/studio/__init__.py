@@ -1,0 +1,1 @@
+"""The web studio: runs, live curves, reports, comparisons and a playground, on the registry."""
