@@ -18,8 +18,10 @@ def studio(
     ] = "127.0.0.1",
     token: Annotated[
         str | None,
-        Opt(help="Token every request needs (?token=T once, or Authorization: Bearer T) "
-            "[$TUNEWISE_STUDIO_TOKEN]"),
+        Opt(
+            help="Token every request needs (?token=T once, or Authorization: Bearer T) "
+            "[$TUNEWISE_STUDIO_TOKEN]"
+        ),
     ] = None,
     registry: Annotated[
         Path | None, Opt(help="Registry file [$TUNEWISE_REGISTRY or ~/.tunewise/runs.db]")

@@ -113,7 +113,9 @@ def resume(request: Request, run_id: int):
     studio = _studio(request)
     row = studio.run(run_id)
     if row["status"] not in ("interrupted", "failed"):
-        raise ApiError(409, f"run {run_id} is {row['status']}; only an interrupted or failed run resumes")
+        raise ApiError(
+            409, f"run {run_id} is {row['status']}; only an interrupted or failed run resumes"
+        )
     job = studio.jobs.submit("train", [*TUNEWISE, "train", "--resume", row["path"]], row["path"])
     return {"job": job, "command": job["command"]}
 
@@ -270,7 +272,9 @@ def _finished(studio, run_id: int) -> dict:
 async def predict(request: Request, req: PredictRequest):
     studio = _studio(request)
     row = _finished(studio, req.run)
-    out = await run_in_threadpool(_user, playground.predict, studio.predictors, row["path"], req.text)
+    out = await run_in_threadpool(
+        _user, playground.predict, studio.predictors, row["path"], req.text
+    )
     return {"run": req.run, "generates": playground.generates(row["path"]), **out}
 
 
@@ -287,7 +291,9 @@ async def chat(request: Request, req: ChatRequest):
     row = _finished(studio, req.run)
     if not playground.generates(row["path"]):
         raise ApiError(409, f"run {req.run} does not generate text; use /api/predict")
-    chunks = playground.stream_chat(studio.predictors, row["path"], req.messages, req.max_new_tokens)
+    chunks = playground.stream_chat(
+        studio.predictors, row["path"], req.messages, req.max_new_tokens
+    )
 
     async def events():
         done = object()

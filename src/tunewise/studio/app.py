@@ -84,4 +84,3 @@ def create_app(studio: Studio) -> FastAPI:
     app.include_router(pages.router)
     app.add_middleware(TokenMiddleware, token=studio.token)
     return app
-

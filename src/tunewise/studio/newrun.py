@@ -130,7 +130,9 @@ def choices() -> dict:
 
     return {
         "tasks": [{"name": t.name, "summary": t.summary} for t in TASKS.values()],
-        "models": [{"name": m.name, "description": m.description} for m in PACKAGED_MODELS.values()],
+        "models": [
+            {"name": m.name, "description": m.description} for m in PACKAGED_MODELS.values()
+        ],
         "methods": sorted(all_methods()),
     }
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from tunewise.serve.http import ApiError
 from tunewise.errors import UserError
+from tunewise.serve.http import ApiError
 from tunewise.studio import newrun, playground, runview
 from tunewise.studio.compare import compare as compare_runs
 from tunewise.studio.runs import SORT_KEYS, list_runs
@@ -26,12 +27,16 @@ def _page(request: Request, name: str, **ctx) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def runs_page(request: Request, status: str = "", q: str = "", sort: str = "id", order: str = "desc"):
+def runs_page(
+    request: Request, status: str = "", q: str = "", sort: str = "id", order: str = "desc"
+):
     studio = request.app.state.studio
     sort = sort if sort in SORT_KEYS else "id"
     found = list_runs(studio.registry, status or None, q or None, sort, order != "asc")
-    cli = "tunewise runs ls" + (f" --status {status}" if status else "") + (
-        f" --filter {q}" if q else ""
+    cli = (
+        "tunewise runs ls"
+        + (f" --status {status}" if status else "")
+        + (f" --filter {q}" if q else "")
     )
     return _page(
         request,
@@ -59,7 +64,9 @@ def report(request: Request, run_id: int):
     """The run's own report.html, as `tunewise report` wrote it (embedded in the run page)."""
     path = Path(request.app.state.studio.run(run_id)["path"]) / "report.html"
     if not path.is_file():
-        raise ApiError(404, f"run {run_id} has no report.html yet (tunewise report RUN)", "not_found")
+        raise ApiError(
+            404, f"run {run_id} has no report.html yet (tunewise report RUN)", "not_found"
+        )
     # the report runs no script of its own: keep it that way inside the studio's origin
     return FileResponse(path, headers={"Content-Security-Policy": "sandbox; script-src 'none'"})
 
@@ -98,7 +105,9 @@ def _ids(ids: str | None, id_list: list[int]) -> list[int]:
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, ids: str | None = None, id: list[int] = Query(default=[])):
+def compare_page(
+    request: Request, ids: str | None = None, id: Annotated[list[int], Query()] = []  # noqa: B006
+):
     studio = request.app.state.studio
     wanted = _ids(ids, id)
     runs = [r for r in studio.registry.runs() if r["status"] == "completed"]

@@ -10,8 +10,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from tunewise.rundir import read_meta
 from tunewise.run.api import load
+from tunewise.rundir import read_meta
 from tunewise.tasks import get_task
 
 KEEP = 4
@@ -52,6 +52,8 @@ def predict(predictors: Predictors, path: str | Path, text: str) -> dict:
     return {"result": out, "command": f"tunewise predict {path} --input FILE --output preds.jsonl"}
 
 
-def stream_chat(predictors: Predictors, path: str | Path, messages: list[dict], max_new_tokens: int):
+def stream_chat(
+    predictors: Predictors, path: str | Path, messages: list[dict], max_new_tokens: int
+):
     """Text chunks of an sft run's answer as its tokens are generated."""
     yield from predictors.get(path).stream(messages, max_new_tokens=max_new_tokens)
