@@ -109,7 +109,7 @@ def tiny_files(tmp_path_factory) -> dict[str, Path]:
 def train_tiny(model_dir: Path, files: dict, out: Path, **train) -> Path:
     import tunewise
 
-    cfg = tiny_config(model_dir, files, out, **{"epochs": 2, **train})
+    cfg = tiny_config(model_dir, files, out, **{"epochs": 8, **train})
     cfg["task"] = {"label_issues": False}
     return tunewise.train(cfg).path
 

@@ -51,8 +51,8 @@ def runs(request: Request, status: str | None = None, q: str | None = None, sort
         found = list_runs(studio.registry, status, q, sort, order == "desc")
     except ValueError as e:
         raise ApiError(422, str(e)) from None
-    queued = [j for j in studio.jobs.jobs() if j["state"] == "queued"]
-    return {"runs": found, "queued": queued, "registry": str(studio.registry.path)}
+    active = [j for j in studio.jobs.jobs() if j["state"] in ("queued", "running")]
+    return {"runs": found, "jobs": active, "registry": str(studio.registry.path)}
 
 
 @router.get("/runs/{run_id}")

@@ -19,7 +19,7 @@ from tunewise.data.readers import FORMATS, read_table
 from tunewise.errors import UserError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-PREVIEW_ROWS = 8
+PREVIEW_ROWS = 5
 TEXT_GUESSES = ("text", "sentence", "review", "question", "prompt", "content", "message", "title")
 LABEL_GUESSES = ("label", "labels", "category", "class", "target", "tags", "answer")
 

@@ -33,7 +33,7 @@ def runs_page(
     studio = request.app.state.studio
     sort = sort if sort in SORT_KEYS else "id"
     found = list_runs(studio.registry, status or None, q or None, sort, order != "asc")
-    cli = (
+    cli_line = (
         "tunewise runs ls"
         + (f" --status {status}" if status else "")
         + (f" --filter {q}" if q else "")
@@ -47,7 +47,7 @@ def runs_page(
         sort_keys=SORT_KEYS,
         f={"status": status, "q": q, "sort": sort, "order": order},
         registry=studio.registry.path,
-        cli=cli,
+        cli_line=cli_line,
     )
 
 

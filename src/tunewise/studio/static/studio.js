@@ -33,6 +33,8 @@ async function api(method, url, body) {
   return data;
 }
 
+const cut = (t, n = 160) => (t.length > n ? t.slice(0, n) + "…" : t);
+
 function fmt(v, d = 4) {
   return typeof v === "number" ? v.toFixed(d) : "–";
 }
@@ -115,21 +117,40 @@ function wireActions() {
   }
 }
 
-// -- runs page: live status of running runs and queued jobs --------------------------------
+// -- runs page: live status of running runs and jobs, updated in place ----------------------
+function headText(h) {
+  if (!h) return "no test metrics";
+  let t = `${h.name} ${fmt(h.value)}`;
+  if (h.ci) t += ` (95% CI ${fmt(h.ci[0])}–${fmt(h.ci[1])})`;
+  for (const [b, v] of Object.entries(h.baselines)) t += `  ${b} ${fmt(v)}`;
+  return t + (h.seeds > 1 ? `  ${h.seeds} seeds` : "  single seed");
+}
+
 function runsPage() {
-  const live = () => $$("[data-status-of]").some((b) => b.textContent === "running") || $(".jobs");
+  const live = () => $$("[data-status-of]").some((b) => b.textContent === "running") || $$(".jobs tbody tr").length;
   if (!live()) return;
   const timer = setInterval(async () => {
     try {
       const d = await api("GET", "/api/runs");
-      const shown = new Set($$("[data-status-of]").map((b) => b.dataset.statusOf));
-      let changed = d.queued.length !== $$(".jobs tbody tr").length;
+      const active = new Map(d.jobs.map((j) => [String(j.id), j.state]));
+      for (const tr of $$(".jobs tbody tr")) {
+        const state = active.get(tr.dataset.job) || "ended";
+        tr.dataset.state = state;
+        tr.children[2].textContent = state;
+      }
+      let unseen = 0;
       for (const r of d.runs) {
         const badge = $(`[data-status-of="${r.id}"]`);
-        if (!badge) { if (!shown.has(String(r.id))) changed = true; continue; }
-        if (badge.textContent !== r.status) changed = true;
+        if (!badge) { unseen += 1; continue; }
+        if (badge.textContent !== r.status) {
+          badge.textContent = r.status;
+          badge.className = `badge state-${r.status}`;
+          badge.closest("tr").querySelector(".head").textContent = headText(r.headline);
+        }
       }
-      if (changed) { clearInterval(timer); location.reload(); }
+      const note = $("#new-runs");
+      if (unseen && note) { note.hidden = false; note.firstElementChild.textContent = `${unseen} new run(s): show them`; }
+      if (!live() && !active.size) clearInterval(timer);
     } catch (e) { /* the next tick tries again */ }
   }, 2000);
 }
@@ -149,22 +170,27 @@ function curveSeries(records) {
 }
 
 function runPage() {
-  const svg = $("#curve");
+  const svg = $("#curve"), dev = $("#curve-dev");
   const records = [];
+  const draw = () => {
+    const [loss, ...evals] = curveSeries(records);
+    drawChart(svg, [loss], "train loss");
+    drawChart(dev, evals, "dev");
+  };
   const src = new EventSource(`/api/runs/${svg.dataset.run}/curve`);
   src.onmessage = (ev) => {
     records.push(...JSON.parse(ev.data));
-    drawChart(svg, curveSeries(records));
+    draw();
   };
   src.addEventListener("end", (ev) => {
     src.close();
-    drawChart(svg, curveSeries(records));
+    draw();
     svg.dataset.done = "1";
     const status = JSON.parse(ev.data).status;
     const badge = $("#run-status");
     if (badge && badge.textContent !== status) setTimeout(() => location.reload(), 300);
   });
-  drawChart(svg, []);
+  draw();
   const load = () => predictions($("#predictions").dataset.run, $("#pred-split").value, $("#pred-errors").checked);
   $("#pred-split").addEventListener("change", load);
   $("#pred-errors").addEventListener("change", load);
@@ -210,7 +236,7 @@ function showPreview(p) {
   box.replaceChildren(el("p", { class: "muted", text: `${p.path}: ${p.total} rows; the first ${p.rows.length}:` }));
   if (p.columns.length) {
     const head = el("tr", {}, ...p.columns.map((c) => el("th", { scope: "col", text: c })));
-    const rows = p.rows.map((r) => el("tr", {}, ...p.columns.map((c) => el("td", { text: typeof r[c] === "object" ? JSON.stringify(r[c]) : String(r[c] ?? "") }))));
+    const rows = p.rows.map((r) => el("tr", {}, ...p.columns.map((c) => el("td", { text: cut(typeof r[c] === "object" ? JSON.stringify(r[c]) : String(r[c] ?? "")) }))));
     box.append(el("table", { id: "preview-table" }, el("thead", {}, head), el("tbody", {}, ...rows)));
   } else if (p.lines) {
     box.append(el("pre", { text: p.lines.join("\n") }));
