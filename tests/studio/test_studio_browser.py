@@ -138,6 +138,7 @@ def test_studio_end_to_end(tiny_model_dir, tiny_files, tmp_path):
             assert driver.switch_to.active_element.get_attribute("class") == "skip"
             _shoot(driver, shots, "runs")
             name = lambda row: row.find_element(By.TAG_NAME, "a").text  # noqa: E731
+            tiny_id = next(r.get_attribute("data-run") for r in rows if name(r) == "tiny-a")
             for row in rows:
                 if name(row).startswith("tiny-"):
                     row.find_element(By.CSS_SELECTOR, "input[type=checkbox]").send_keys(Keys.SPACE)
@@ -149,7 +150,6 @@ def test_studio_end_to_end(tiny_model_dir, tiny_files, tmp_path):
 
             # -- playground: the form's run and a tiny run side by side
             run_id = run_url.rsplit("/", 1)[1]
-            tiny_id = next(r.get_attribute("data-run") for r in rows if name(r) == "tiny-a")
             driver.get(f"{url}/playground?a={run_id}&b={tiny_id}")
             assert not _unlabelled(driver)
             driver.find_element(By.ID, "play-text").send_keys("a great fun film, free prize call now")
