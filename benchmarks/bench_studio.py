@@ -31,7 +31,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("run.json", "config.yaml", "metrics.json", "train_log.jsonl", "doctor.json", "labels.json")
+COPIED = (
+    "run.json",
+    "config.yaml",
+    "metrics.json",
+    "train_log.jsonl",
+    "doctor.json",
+    "labels.json",
+)
 
 
 def load() -> list[float]:
@@ -41,9 +48,8 @@ def load() -> list[float]:
 def tiny_source(tmp: Path) -> Path:
     """A finished run of a tiny random BERT on tiny learnable data (seconds)."""
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import build_tiny_model, make_rows, tiny_config, write_jsonl
-
     import tunewise
+    from tests.conftest import build_tiny_model, make_rows, tiny_config, write_jsonl
 
     model = build_tiny_model(tmp / "tiny-bert")
     data = {
@@ -186,10 +192,14 @@ def main() -> None:
     print("| request | cold (s) | median warm (s) | max warm (s) | bytes |")
     print("|---|---:|---:|---:|---:|")
     for name, r in result["server"].items():
-        print(f"| {name} | {r['cold_s']:.3f} | {r['median_s']:.3f} | {r['max_s']:.3f} | {r['bytes']:,} |")
+        print(
+            f"| {name} | {r['cold_s']:.3f} | {r['median_s']:.3f} | {r['max_s']:.3f} | {r['bytes']:,} |"
+        )
     b = result["browser"]
     if b:
-        print(f"\nbrowser, {b['load_s']['n']} loads of / ({b['rows']} rows in the table), median (max):")
+        print(
+            f"\nbrowser, {b['load_s']['n']} loads of / ({b['rows']} rows in the table), median (max):"
+        )
         for k in ("first_byte_s", "dom_content_loaded_s", "load_s"):
             print(f"- {k}: {b[k]['median']:.3f} s ({b[k]['max']:.3f})")
 

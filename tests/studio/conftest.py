@@ -69,7 +69,16 @@ def start_cli_studio(registry: Path, workdir: Path, port: int) -> subprocess.Pop
     """`tunewise studio` in its own process (what a person starts), answering on ``port``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TUNEWISE_REGISTRY=str(registry))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tunewise", "studio", "--port", str(port), "--workdir", str(workdir)],
+        [
+            sys.executable,
+            "-m",
+            "tunewise",
+            "studio",
+            "--port",
+            str(port),
+            "--workdir",
+            str(workdir),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -53,8 +53,15 @@ def test_runs_run_and_curve(studio_runs):
         assert "event: end" in data.decode()
         # from an offset (a reconnecting EventSource sends Last-Event-ID): only what follows
         first = len((a / "train_log.jsonl").read_text().splitlines()[0]) + 1
-        _, _, data = client.get(f"/api/runs/{rid}/curve", raw=True, headers={"Last-Event-ID": str(first)})
-        rest = [r for x in data.decode().split("\n") if x.startswith("data: [") for r in json.loads(x[6:])]
+        _, _, data = client.get(
+            f"/api/runs/{rid}/curve", raw=True, headers={"Last-Event-ID": str(first)}
+        )
+        rest = [
+            r
+            for x in data.decode().split("\n")
+            if x.startswith("data: [")
+            for r in json.loads(x[6:])
+        ]
         assert rest == log[1:]
 
         status, _, preds = client.get(f"/api/runs/{rid}/predictions?errors=false")
@@ -94,8 +101,18 @@ def test_bad_input_is_4xx_json(studio_runs, tiny_model_dir, tiny_files):
             ("GET", "/api/compare?ids=x,y", None, 422),
             ("POST", "/api/jobs", {**form(tiny_model_dir, tiny_files, "../evil")}, 422),
             ("POST", "/api/jobs", {**form(tiny_model_dir, tiny_files, "ok"), "epochs": -1}, 422),
-            ("POST", "/api/jobs", {**form(tiny_model_dir, tiny_files, "ok"), "train": "/nope.csv"}, 400),
-            ("POST", "/api/jobs", {**form(tiny_model_dir, tiny_files, "ok"), "extra": ["--rm"]}, 422),
+            (
+                "POST",
+                "/api/jobs",
+                {**form(tiny_model_dir, tiny_files, "ok"), "train": "/nope.csv"},
+                400,
+            ),
+            (
+                "POST",
+                "/api/jobs",
+                {**form(tiny_model_dir, tiny_files, "ok"), "extra": ["--rm"]},
+                422,
+            ),
             ("POST", "/api/predict", {"run": 9999, "text": "x"}, 404),
             ("POST", "/api/predict", {"run": 1, "text": ""}, 422),
             ("POST", "/api/upload?filename=evil.exe", b"x,y\n1,2\n", 400),
@@ -111,7 +128,9 @@ def test_bad_input_is_4xx_json(studio_runs, tiny_model_dir, tiny_files):
             assert headers["content-type"].startswith("application/json"), path
             assert out["error"]["message"], path
         # an upload is previewed with its columns guessed for the mapping
-        status, _, up = client.post("/api/upload?filename=my%20data.csv", b"review,stars\nfine,5\nbad,1\n")
+        status, _, up = client.post(
+            "/api/upload?filename=my%20data.csv", b"review,stars\nfine,5\nbad,1\n"
+        )
         assert status == 200 and up["path"].endswith("my_data.csv")
         assert up["preview"]["columns"] == ["review", "stars"]
         assert up["preview"]["text_column"] == "review" and up["preview"]["total"] == 2

@@ -22,7 +22,9 @@ PAGES = ("runs", "new", "run", "report", "compare", "playground")
 
 def _driver(profile: Path):
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
@@ -83,8 +85,14 @@ def test_studio_end_to_end(tiny_model_dir, tiny_files, tmp_path):
             assert not _unlabelled(driver)
             Select(driver.find_element(By.ID, "dataset")).select_by_value("sms-spam")
             wait(120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#preview-table tbody tr"))
-            assert Select(driver.find_element(By.ID, "text_column")).first_selected_option.text == "text"
-            assert Select(driver.find_element(By.ID, "label_column")).first_selected_option.text == "label"
+            assert (
+                Select(driver.find_element(By.ID, "text_column")).first_selected_option.text
+                == "text"
+            )
+            assert (
+                Select(driver.find_element(By.ID, "label_column")).first_selected_option.text
+                == "label"
+            )
             fields = {
                 "name": "sms-from-form",
                 "model": str(tiny_model_dir),
@@ -111,8 +119,10 @@ def test_studio_end_to_end(tiny_model_dir, tiny_files, tmp_path):
             wait(300).until(lambda d: re.search(r"/runs/\d+$", d.current_url))
             run_url = driver.current_url
             wait(300).until(
-                lambda d: d.find_element(By.ID, "run-status").text == "completed"
-                and d.find_element(By.ID, "curve").get_attribute("data-done") == "1"
+                lambda d: (
+                    d.find_element(By.ID, "run-status").text == "completed"
+                    and d.find_element(By.ID, "curve").get_attribute("data-done") == "1"
+                )
             )
             curve = driver.find_element(By.ID, "curve")
             assert int(curve.get_attribute("data-points")) >= 3  # train loss every 10 steps
@@ -121,7 +131,9 @@ def test_studio_end_to_end(tiny_model_dir, tiny_files, tmp_path):
             assert "accuracy" in driver.find_element(By.CLASS_NAME, "headline").text
             assert driver.find_elements(By.CSS_SELECTOR, ".findings li")  # the doctor's findings
             wait().until(lambda d: "test rows" in d.find_element(By.ID, "pred-summary").text)
-            assert driver.find_element(By.ID, "report").get_attribute("src").endswith("/report.html")
+            assert (
+                driver.find_element(By.ID, "report").get_attribute("src").endswith("/report.html")
+            )
             _shoot(driver, shots, "run")
 
             # -- its report, as `tunewise report` wrote it
@@ -152,11 +164,15 @@ def test_studio_end_to_end(tiny_model_dir, tiny_files, tmp_path):
             run_id = run_url.rsplit("/", 1)[1]
             driver.get(f"{url}/playground?a={run_id}&b={tiny_id}")
             assert not _unlabelled(driver)
-            driver.find_element(By.ID, "play-text").send_keys("a great fun film, free prize call now")
+            driver.find_element(By.ID, "play-text").send_keys(
+                "a great fun film, free prize call now"
+            )
             driver.find_element(By.ID, "ask").click()
             wait(120).until(
-                lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-a .label")
-                and d.find_elements(By.CSS_SELECTOR, "#answer-b .label")
+                lambda d: (
+                    d.find_elements(By.CSS_SELECTOR, "#answer-a .label")
+                    and d.find_elements(By.CSS_SELECTOR, "#answer-b .label")
+                )
             )
             assert driver.find_element(By.CSS_SELECTOR, "#answer-a .label").text in ("ham", "spam")
             assert driver.find_element(By.CSS_SELECTOR, "#answer-b .label").text in ("pos", "neg")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.studio.conftest import form, free_port, start_cli_studio, wait_for
 from tests.serve.conftest import Client
+from tests.studio.conftest import form, free_port, start_cli_studio, wait_for
 from tunewise.studio.jobs import _alive
 
 

@@ -224,8 +224,16 @@ async def doctor(request: Request, form: newrun.NewRun):
 
 
 @router.post("/command")
-def command(request: Request, form: newrun.NewRun):
-    """The `tunewise train` line the form would launch (shown as the form changes)."""
+def command(request: Request, body: dict):
+    """The `tunewise train` line the form would launch (shown while the form is being filled:
+    an incomplete form is answered with what is missing, not refused)."""
+    from pydantic import ValidationError
+
+    try:
+        form = newrun.NewRun.model_validate(body)
+    except ValidationError as e:
+        missing = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        return {"command": None, "incomplete": missing}
     out = _studio(request).workdir / "runs" / form.name
     return {"command": cli_line(newrun.train_argv(form, out))}
 

@@ -106,7 +106,9 @@ def _ids(ids: str | None, id_list: list[int]) -> list[int]:
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(
-    request: Request, ids: str | None = None, id: Annotated[list[int], Query()] = []  # noqa: B006
+    request: Request,
+    ids: str | None = None,
+    id: Annotated[list[int], Query()] = [],  # noqa: B006
 ):
     studio = request.app.state.studio
     wanted = _ids(ids, id)

@@ -255,7 +255,7 @@ function updateCommand() {
   cmdTimer = setTimeout(async () => {
     try {
       const d = await api("POST", "/api/command", formBody());
-      $("#cli-line").textContent = d.command;
+      $("#cli-line").textContent = d.command || `tunewise train ...   (${d.incomplete})`;
     } catch (e) {
       $("#cli-line").textContent = `tunewise train ...   (${e.message})`;
     }
