@@ -14,36 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import headless_chrome
 from tests.studio.conftest import registry_env, studio_server, train_tiny
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PAGES = ("runs", "new", "run", "report", "compare", "playground")
 
 
 def _driver(profile: Path):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(
-            "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=opts, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+    return headless_chrome(profile, "--window-size=1280,1000", "--hide-scrollbars")
 
 
 def _shoot(driver, shots: Path, name: str) -> None:
