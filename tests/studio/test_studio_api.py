@@ -159,3 +159,21 @@ def test_token_required_beyond_loopback(studio_runs, capsys):
         assert status == 303 and "studio_token=s3cret" in headers["set-cookie"]
         assert client.get("/", headers={"Cookie": "studio_token=s3cret"})[0] == 200
         assert client.get("/static/studio.css")[0] == 200  # assets carry no data
+
+
+def test_export_button_runs_the_cli_and_shows_parity(studio_runs):
+    from tests.studio.conftest import wait_for
+
+    reg, work, a, _ = studio_runs
+    with studio_server(reg, work) as (client, _):
+        rid = next(r["id"] for r in client.get("/api/runs")[2]["runs"] if r["name"] == "run-a")
+        status, _, out = client.post(f"/api/runs/{rid}/export", {"format": "hf"})
+        assert status == 200
+        assert out["command"] == f"tunewise export {a} --format hf --out {a}/exports/hf"
+        job = out["job"]["id"]
+        state = lambda: client.get("/api/jobs")[2]["jobs"][0]["state"]  # noqa: E731
+        wait_for(lambda: state() not in ("queued", "running"), 180)
+        assert client.get("/api/jobs")[2]["jobs"][0]["id"] == job and state() == "done"
+        exports = client.get(f"/api/runs/{rid}")[2]["exports"]
+        assert [e["name"] for e in exports] == ["hf"] and exports[0]["parity"]["ok"] is True
+        assert client.post(f"/api/runs/{rid}/export", {"format": "pdf"})[0] == 422
