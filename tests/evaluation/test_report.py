@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import headless_chrome
 from tunewise.cli.main import main
 from tunewise.errors import UserError
 from tunewise.evaluation.report import write_report
@@ -227,35 +228,12 @@ def test_cli(run_dir, capsys, tmp_path):
     assert "no such run directory" in capsys.readouterr().err
 
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-
 @pytest.mark.browser
 def test_renders_in_chromium(run_dir, tmp_path):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(
-            "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    html_path, _ = write_report(run_dir)
+    driver = headless_chrome(tmp_path / "chrome-profile")
     from selenium.webdriver.common.by import By
 
-    html_path, _ = write_report(run_dir)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chrome-profile'}",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(str(CHROMEDRIVER)))
     try:
         driver.get(html_path.resolve().as_uri())
         assert driver.title == "tunewise report: my-run"

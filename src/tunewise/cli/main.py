@@ -18,6 +18,7 @@ from tunewise.cli import (
     report_cmd,
     runs_cmd,
     serve_cmd,
+    studio_cmd,
     tasks_cmd,
     train_cmd,
     tune_cmd,
@@ -63,6 +64,7 @@ app.command("tune")(tune_cmd.tune)
 app.command("generate")(generate_cmd.generate)
 app.command("chat")(generate_cmd.chat)
 app.command("serve")(serve_cmd.serve)
+app.command("studio")(studio_cmd.studio)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
 

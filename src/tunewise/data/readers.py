@@ -63,6 +63,26 @@ def read_examples(
     Raises:
         UserError: the file is missing, unreadable, or a row is bad (the message says where).
     """
+    table = read_table(path, quoting)
+    return _to_examples(
+        table,
+        path,
+        text_column,
+        text_pair_column,
+        label_column,
+        require_label,
+        multi_label,
+        label_sep,
+    )
+
+
+def read_table(path: str | Path, quoting: str = "auto") -> _Table:
+    """The rows of one data file as ``{column: value}`` (the columns a user maps), each with
+    its line (row for Parquet) number; the format comes from the extension.
+
+    Raises:
+        UserError: the file is missing, unreadable, or malformed (the message says where).
+    """
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{path}: file not found")
@@ -83,16 +103,7 @@ def read_examples(
             table = _read_plain(text, path, "," if fmt == "csv" else "\t", fmt.upper())
         else:
             table = _read_delimited(text, path, "," if fmt == "csv" else "\t", fmt.upper())
-    return _to_examples(
-        table,
-        path,
-        text_column,
-        text_pair_column,
-        label_column,
-        require_label,
-        multi_label,
-        label_sep,
-    )
+    return table
 
 
 def _loc(path: object, unit: str, n: int, column: str | None = None) -> str:
