@@ -42,9 +42,18 @@ def test_fp32_export_matches_torch_and_records_parity_and_size(exports, tiny_run
         assert a["score"] == pytest.approx(b["score"], abs=1e-5)
 
 
-def test_int8_export_is_smaller_and_keeps_quality(exports):
-    _, fp32, int8 = exports
-    assert int8["precision"] == "int8" and int8["size_bytes"] < fp32["size_bytes"]
+def int8_weights(folder) -> int:
+    """Weights stored as int8 in an export's model.onnx (dynamic and static QDQ alike; on a
+    tiny model the QDQ nodes can outweigh what int8 weights save, so size proves nothing)."""
+    import onnx
+
+    g = onnx.load(str(folder / "model.onnx")).graph
+    return sum(w.data_type == onnx.TensorProto.INT8 and len(w.dims) == 2 for w in g.initializer)
+
+
+def test_int8_export_keeps_quality(exports):
+    tmp, fp32, int8 = exports
+    assert int8["precision"] == "int8" and int8_weights(tmp / "int8") > 0
     p, q = int8["parity"], int8["quantization"]
     assert p["ok"] and p["max_logit_diff"] > 0  # int8 really changed the weights
     # judged on the model's quality on the run's dev rows, with the interval and agreement
@@ -63,14 +72,17 @@ def test_int8_export_is_smaller_and_keeps_quality(exports):
 
 
 def test_quality_bar_allows_flips_that_keep_accuracy_and_refuses_a_drop(tiny_run):
+    from tunewise.export.kinds import ClassifierKind
     from tunewise.export.quantize import QualityBar
 
     pred = Predictor(tiny_run)
+    kind = ClassifierKind(pred)
     probe = [Example(f"text {i}", pred.labels[i % 2], None) for i in range(1000)]
+    kind.choose_probe(tiny_run, probe, 1000)
     y = np.array([i % 2 for i in range(1000)])
     ref = np.eye(2)[y].astype(np.float32)
     ref[:100] = ref[:100, ::-1]  # fp32 gets 900 of 1000 right
-    bar = QualityBar(pred, ref, probe)
+    bar = QualityBar(kind, ref)
     flips = ref.copy()
     flips[:10] = flips[:10, ::-1]  # 10 wrong become right ...
     flips[500:510] = flips[500:510, ::-1]  # ... and 10 right become wrong: 98% agreement
@@ -81,7 +93,8 @@ def test_quality_bar_allows_flips_that_keep_accuracy_and_refuses_a_drop(tiny_run
     bad = bar.judge(drop)
     assert not bad["ok"] and bad["quality"]["delta"] == pytest.approx(-0.005)
     assert "bar: at most 0.30 points lower" in bad["message"]
-    unlabeled = QualityBar(pred, ref, [Example(e.text, None, None) for e in probe])
+    kind.choose_probe(tiny_run, [Example(e.text, None, None) for e in probe], 1000)
+    unlabeled = QualityBar(kind, ref)
     assert not unlabeled.judge(flips)["ok"]  # without labels only agreement is left: 98%
 
 
@@ -89,6 +102,7 @@ def test_choose_keeps_the_fastest_recipe_that_passes_after_sensitivity(tiny_run,
     import onnx
 
     from tunewise.export import quantize as q
+    from tunewise.export.kinds import ClassifierKind
 
     fp32 = tmp_path / "fp32"
     onnx_export.export_onnx(tiny_run, fp32)
@@ -104,7 +118,9 @@ def test_choose_keeps_the_fastest_recipe_that_passes_after_sensitivity(tiny_run,
         return {"ok": fp32_matmuls(d) > 0, "label_agreement": 1.0, "message": "", "quality": {}}
 
     probe = [Example(r["text"], None, None) for r in make_rows(16, 3)]
-    feeds = q.calibration_feeds(onnx_export._feeds(Predictor(tiny_run), probe))
+    kind = ClassifierKind(Predictor(tiny_run))
+    kind.choose_probe(tiny_run, probe, 16)
+    feeds = q.calibration_feeds(kind.feeds())
     assert all(f["input_ids"].shape[1] == 64 for f in feeds)  # one length for the calibrator
     recipe, tried, folder = q.choose(
         fp32,

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 
 from tunewise.errors import UserError
-from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE, OnnxPredictor
-from tunewise.export.parity import probe_examples
+from tunewise.export.kinds import kind_of
+from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE
 from tunewise.export.quantize import INT8_BAR, QualityBar
 from tunewise.outdir import claim, prepare_export_out
-from tunewise.rundir import META_FILE, replace_dir, write_json
-from tunewise.tasks.classification.predictor import Predictor
+from tunewise.rundir import META_FILE, model_dir_of, replace_dir, write_json
 
 # fp32 must match torch to float noise; int8 must keep the model's quality (quantize.INT8_BAR)
 LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": INT8_BAR}
@@ -76,17 +75,18 @@ def export_onnx(
     from tunewise.run.api import load
 
     pred = load(source)
-    if not isinstance(pred, Predictor):
+    kind = kind_of(pred)
+    if kind is None:
         raise UserError(
-            f"{source}: a {pred.task.name} run; ONNX export covers classification runs "
-            "(their micro-batched int8 serving); export this run with --format hf"
+            f"{source}: a {pred.task.name} run; ONNX export covers classification and token "
+            "classification runs (their micro-batched int8 serving); export it with --format hf"
         )
-    model_dir = pred.model_dir
+    model_dir = model_dir_of(source)[1]
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        info = _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol)
+        info = _export_into(kind, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed export leaves nothing behind
         raise
@@ -96,22 +96,18 @@ def export_onnx(
     return info
 
 
-def _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol) -> dict:
+def _export_into(kind, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol) -> dict:
     """Write the export into ``tmp``; raise ParityError (nothing kept) when no recipe passes."""
     t0 = time.time()
+    pred = kind.pred
     pred.tokenizer.save_pretrained(tmp)
     for f in (META_FILE, "config.json"):
         shutil.copy(model_dir / f, tmp / f)
-    if isinstance(probe, list):
-        probe, probe_from = probe[:probe_rows], f"{min(len(probe), probe_rows)} given examples"
-    else:
-        probe, probe_from = probe_examples(
-            source, pred.tokenizer, probe_rows, probe, pred.task.multi_label
-        )
-    if not probe:
+    probe_from = kind.choose_probe(source, probe, probe_rows)
+    if not kind.probe:
         raise UserError("parity check: the probe set is empty")
-    # reference logits first: tracing leaves the in-process torch model changed
-    reference = pred.logits(probe)
+    # reference outputs first: tracing leaves the in-process torch model changed
+    reference = kind.outputs(pred)
     fp32_dir = tmp / "fp32" if quantize else tmp
     if quantize:
         shutil.copytree(tmp, fp32_dir)
@@ -119,14 +115,15 @@ def _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_row
     limits = dict(LIMITS["fp32"])
     if atol is not None:
         limits["max_logit_diff"] = atol
-    parity = check_parity(pred, reference, OnnxPredictor(fp32_dir, batch_size=32), probe, limits)
+    fp32 = kind.outputs(kind.onnx_class(fp32_dir, batch_size=32))
+    parity = check_parity(kind, reference, fp32, limits)
     if not parity["ok"]:
         raise ParityError(
             f"PARITY FAILED: {parity['message']} on {probe_from}; nothing was written"
         )
     quantization = None
     if quantize:
-        quantization, parity = _int8_into(pred, reference, probe, fp32_dir, tmp, probe_from)
+        quantization, parity = _int8_into(kind, reference, fp32_dir, tmp, probe_from)
     parity["probe"] = probe_from
     info = {
         "format": "onnx",
@@ -145,35 +142,33 @@ def _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_row
     return info
 
 
-def _int8_into(pred, reference, probe, fp32_dir: Path, tmp: Path, probe_from: str):
+def _int8_into(kind, reference, fp32_dir: Path, tmp: Path, probe_from: str):
     """Choose an int8 recipe (export/quantize.py), move its model into ``tmp``; returns the
     quantization record and the chosen model's parity. ParityError when none keeps quality."""
     from tunewise.export import quantize as q
 
-    bar = QualityBar(pred, reference, probe)
-    onnx_pred = {}
+    bar = QualityBar(kind, reference)
+    opened = {}
 
-    def predictor(d: Path) -> OnnxPredictor:
-        if d not in onnx_pred:
-            onnx_pred[d] = OnnxPredictor(d, batch_size=32, threads=1)
-        return onnx_pred[d]
+    def model(d: Path):
+        if d not in opened:
+            opened[d] = kind.onnx_class(d, batch_size=32, threads=1)
+        return opened[d]
 
     def speed(d: Path) -> float:
-        p = predictor(d)
-        p.logits(probe[:64])  # warm-up
+        kind.outputs(model(d), 64)  # warm-up
         t = time.perf_counter()
-        p.logits(probe)
-        return len(probe) / (time.perf_counter() - t)
+        kind.outputs(model(d))
+        return len(kind.probe) / (time.perf_counter() - t)
 
-    feeds = q.calibration_feeds(_feeds(pred, probe))
     work = tmp / "candidates"
     recipe, tried, folder = q.choose(
         fp32_dir,
         work,
-        judge=lambda d: bar.judge(predictor(d).logits(probe)),
+        judge=lambda d: bar.judge(kind.outputs(model(d))),
         speed=speed,
-        logits=lambda d: predictor(d).logits(probe[:256]),
-        calibration=feeds,
+        logits=lambda d: kind.flat(kind.outputs(model(d), 256)),
+        calibration=q.calibration_feeds(kind.feeds()),
     )
     if recipe is None:
         best = max(tried, key=lambda r: (r.get("delta", -1), r.get("label_agreement", 0)))
@@ -184,7 +179,7 @@ def _int8_into(pred, reference, probe, fp32_dir: Path, tmp: Path, probe_from: st
         )
     chosen = next(r for r in tried if r["recipe"] == recipe.name)
     shutil.move(str(folder / ONNX_FILE), str(tmp / ONNX_FILE))
-    parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, {})
+    parity = check_parity(kind, reference, kind.outputs(kind.onnx_class(tmp)), {})
     parity.update(quality=chosen["quality"], ok=True, message=chosen["message"])
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(fp32_dir, ignore_errors=True)
@@ -202,23 +197,10 @@ def _int8_into(pred, reference, probe, fp32_dir: Path, tmp: Path, probe_from: st
     )
 
 
-def _feeds(pred, probe) -> list[dict]:
-    """The probe as ONNX Runtime inputs, in batches of 16 (calibration of static int8)."""
-    data = pred.task.encode(probe, pred.tokenizer, pred.max_length, with_labels=False)
-    pad = pred.tokenizer.pad_token_id or 0
-    feeds = []
-    for at in range(0, min(len(data), 256), 16):
-        idx = list(range(at, min(at + 16, len(data))))
-        b = {k: v.numpy() for k, v in pred.task.collate(data, idx, pad).items()}
-        b.setdefault("token_type_ids", np.zeros_like(b["input_ids"]))
-        feeds.append({k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")})
-    return feeds
-
-
 # torch.onnx.export, not optimum's exporter: optimum-onnx 0.1.0 (with optimum 2.3.0, the
 # newest in the index) does not import under transformers 5.24 (ImportError:
 # get_parameter_dtype; benchmarks/bench_libraries.py).
-def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
+def _to_onnx(pred, path: Path, opset: int) -> None:
     import warnings
 
     enc = pred.tokenizer(["a probe sentence", "and a second, longer probe sentence"], padding=True)
@@ -226,11 +208,14 @@ def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
     if "token_type_ids" in enc:
         names.append("token_type_ids")
     args = tuple(torch.tensor(enc[n]) for n in names)
-    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
     base = pred.model
     if hasattr(base, "merge_and_unload"):  # a PEFT adapter: fold it into the weights first
         base = base.merge_and_unload()
     model = _LogitsOnly(base.float().eval())
+    with torch.inference_mode():  # tokens: logits per sub-token, a second dynamic axis
+        per_token = model(*args).dim() == 3
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["logits"] = {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(
@@ -245,19 +230,16 @@ def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
         )
 
 
-def check_parity(
-    pred: Predictor, reference: np.ndarray, exported: Predictor, probe: list, lim: dict
-) -> dict:
-    """Label agreement and logit differences of ``exported`` against torch's ``reference``
-    logits on ``probe``."""
-    a, b = reference, exported.logits(probe)
-    ya = pred.task.predict(a, pred.threshold)
-    yb = pred.task.predict(b, pred.threshold)
-    same = (ya == yb) if ya.ndim == 1 else (ya == yb).all(axis=1)
-    diff = np.abs(a - b)
+def check_parity(kind, reference, exported, lim: dict) -> dict:
+    """Agreement of the labels ``exported`` outputs decide with those of the torch
+    ``reference`` (rows; words for tokens), and their logit differences, on the probe."""
+    same = kind.decided(reference) == kind.decided(exported)
+    if same.ndim > 1:
+        same = same.all(axis=1)
+    diff = np.abs(kind.flat(reference) - kind.flat(exported))
     res = {
-        "n": len(probe),
-        "rows": len(probe),
+        "n": len(kind.probe),
+        "rows": len(kind.probe),
         "label_agreement": round(float(same.mean()), 6),
         "max_logit_diff": float(diff.max()),
         "mean_logit_diff": float(diff.mean()),

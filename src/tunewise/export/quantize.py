@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 DYNAMIC, STATIC = "dynamic", "static"
-# on the probe's labels (the run's dev rows) the task's headline metric may drop by at most
-# ``max_drop`` (0.3 points), or by one row when the probe is too small to see 0.3 points;
-# without labels, 99.5% of the labels must agree with fp32 (the only thing left to compare)
-INT8_BAR = {"max_drop": 0.003, "agreement_without_labels": 0.995}
+# on the probe's gold labels (the run's dev rows) the task's headline metric may drop by at
+# most its kind's ``max_drop`` (classification 0.3 points, entity F1 0.5), or by one row (one
+# entity) when the probe is too small to see that; without labels, 99.5% of the labels must
+# agree with fp32 (the only thing left to compare)
+INT8_BAR = {"agreement_without_labels": 0.995}
 
 
 def cpu_int8() -> dict:
@@ -241,70 +242,52 @@ def sensitivity(
 
 class QualityBar:
     """Is an int8 model as good as fp32 on the probe? The task's headline metric on the probe's
-    labels may drop by at most ``INT8_BAR["max_drop"]`` (or one row of a small probe);
-    the paired bootstrap interval of the change and the label agreement are reported."""
+    gold labels (``kind``: accuracy, entity F1 ...) may drop by at most ``kind.max_drop`` (or
+    one row of a small probe); the paired bootstrap interval of the change and the label
+    agreement are reported. Without gold labels, only agreement is left to compare."""
 
-    def __init__(self, pred, reference: np.ndarray, probe: list):
-        self.pred, self.reference = pred, reference
-        self.metric = pred.task.default_metric()
-        self.y = None
-        if probe and all(ex.label is not None for ex in probe):
-            try:
-                self.y = pred.task.encode_labels(probe)
-            except KeyError:  # a label the run never saw: compare labels instead
-                self.y = None
-        if self.y is not None:
-            self.ref = self._score(reference)
+    def __init__(self, kind, reference):
+        self.kind, self.reference = kind, reference
+        self.ref = kind.score(reference) if kind.y is not None else None
 
-    def _score(self, logits) -> float:
-        return float(self.pred.task.metrics(logits, self.y, self.pred.threshold)[self.metric])
-
-    def judge(self, logits: np.ndarray) -> dict:
-        task, th = self.pred.task, self.pred.threshold
-        ya, yb = task.predict(self.reference, th), task.predict(logits, th)
-        same = (ya == yb) if ya.ndim == 1 else (ya == yb).all(axis=1)
+    def judge(self, out) -> dict:
+        kind = self.kind
+        same = kind.decided(self.reference) == kind.decided(out)
+        if same.ndim > 1:
+            same = same.all(axis=1)
         agreement = round(float(same.mean()), 6)
-        lim = INT8_BAR
-        if self.y is None:
-            ok = agreement >= lim["agreement_without_labels"]
+        if self.ref is None:
+            bar = INT8_BAR["agreement_without_labels"]
             return {
-                "ok": ok,
+                "ok": agreement >= bar,
                 "label_agreement": agreement,
                 "quality": None,
                 "message": f"{agreement:.2%} of the labels agree with fp32 (no labels to score; "
-                f"bar {lim['agreement_without_labels']:.1%})",
+                f"bar {bar:.1%})",
             }
-        n = len(self.y)
-        allowed = max(lim["max_drop"], 1.0 / n)
-        value = self._score(logits)
+        n = len(kind.y)
+        allowed = max(kind.max_drop, kind.smallest_step())
+        value = kind.score(out)
         delta = value - self.ref
         quality = {
-            "metric": self.metric,
+            "metric": kind.metric,
             "fp32": round(self.ref, 6),
             "int8": round(value, 6),
             "delta": round(delta, 6),
             "allowed_drop": round(allowed, 6),
             "rows": n,
         }
-        if ya.ndim == 1:
-            from tunewise.evaluation.stats import paired_bootstrap
-
-            pb = (
-                paired_bootstrap(self.y, ya, yb, "accuracy", n_boot=2000)
-                if self.metric == ("accuracy")
-                else None
-            )
-            if pb:
-                quality["delta_ci95"] = [round(x, 6) for x in pb["ci"]]
-        ok = delta >= -allowed - 1e-12
-        ci = f", 95% CI {quality['delta_ci95']}" if "delta_ci95" in quality else ""
+        ci = kind.delta_ci(self.reference, out)
+        if ci is not None:
+            quality["delta_ci95"] = ci
+        shown = f", 95% CI [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}]" if ci else ""
         return {
-            "ok": ok,
+            "ok": delta >= -allowed - 1e-12,
             "label_agreement": agreement,
             "delta": delta,
             "quality": quality,
-            "message": f"{self.metric} {value:.4f} vs fp32 {self.ref:.4f} ({100 * delta:+.2f} "
-            f"points{ci}; bar: at most {100 * allowed:.2f} points lower) on {n} rows; "
+            "message": f"{kind.metric} {value:.4f} vs fp32 {self.ref:.4f} ({100 * delta:+.2f} "
+            f"points{shown}; bar: at most {100 * allowed:.2f} points lower) on {n} rows; "
             f"{agreement:.2%} of the labels agree",
         }
 
