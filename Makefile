@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-setup clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/bench_spine.py
+
+# what the benchmarks need beyond Python: wrk, the HTTP load generator of bench_serve.py
+bench-setup: setup
+	command -v wrk >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
 clean:
 	rm -rf $(VENV) runs data

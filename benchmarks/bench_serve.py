@@ -1,6 +1,8 @@
 """Serving benchmark: tunewise serve (torch fp32, ONNX fp32, ONNX int8; micro-batched) vs a
 naive one-forward-per-request server, over HTTP with wrk, plus in-process references
-(torch, Hugging Face pipeline, ONNX Runtime) on the SST-2 test sentences.
+(torch, Hugging Face pipeline, ONNX Runtime) on the SST-2 test sentences. Extra tunewise
+servers differ only in the batch window (`--max-wait-ms`, how long a batch gathers while
+another computes), to measure the window. wrk comes from `make bench-setup` (apt-get).
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_serve.py --run RUN \\
         --markdown-out benchmarks/RESULTS.md
@@ -202,7 +204,18 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=18931)
     ap.add_argument("--markdown-out", type=Path)
     ap.add_argument("--limit", type=int, help="only the first N sentences (a quick trial)")
+    ap.add_argument(
+        "--waits",
+        type=float,
+        nargs="*",
+        default=[0, 2, 10],
+        help="extra tunewise torch servers with these --max-wait-ms (the default is 5)",
+    )
     args = ap.parse_args()
+    import shutil
+
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: run `make bench-setup` (installs it with apt-get)")
     from tunewise.export.onnx import ParityError, export_onnx
 
     texts = read_sentences(args.data)[: args.limit]
@@ -236,6 +249,13 @@ def main() -> None:
         "naive (torch fp32, 1 forward/request)": (naive, labels["torch"]),
         "naive, OMP_NUM_THREADS=1": (naive, labels["torch"]),
         "tunewise torch fp32": (tw + [str(args.run)], labels["torch"]),
+        **{
+            f"tunewise torch fp32, wait {w:g} ms": (
+                tw + ["--max-wait-ms", str(w), str(args.run)],
+                labels["torch"],
+            )
+            for w in args.waits
+        },
         "tunewise onnx fp32": (tw + [str(fp32)], labels["onnx-fp32"]),
         "tunewise onnx int8": (tw + [str(int8)], labels["onnx-int8"]),
     }

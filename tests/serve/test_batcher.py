@@ -30,6 +30,51 @@ def test_concurrent_requests_merge_into_one_batch_in_order():
     assert len(batches) == 1 and len(batches[0]) == 12
 
 
+def test_an_idle_model_runs_a_lone_request_at_once():
+    # a window of 2 s that a lone request would have to sit out if the batcher always waited
+    def fn(items):
+        return items
+
+    async def main():
+        b = MicroBatcher(fn, max_batch=32, max_wait_ms=2000, max_queue=100)
+        b.start()
+        t0 = time.perf_counter()
+        for i in range(5):  # one client, one request after the other
+            assert await b.submit([i]) == [i]
+        took = time.perf_counter() - t0
+        await b.stop()
+        return took
+
+    assert asyncio.run(main()) < 0.5
+
+
+def test_requests_arriving_while_a_batch_computes_gather_into_the_next():
+    gate, batches = threading.Event(), []
+
+    def fn(items):
+        batches.append(list(items))
+        if items == ["first"]:
+            gate.wait(5)
+        return items
+
+    async def main():
+        b = MicroBatcher(fn, max_batch=8, max_wait_ms=300, max_queue=100, workers=2)
+        b.start()
+        first = asyncio.ensure_future(b.submit(["first"]))
+        await asyncio.sleep(0.05)  # "first" computes; the second worker gathers what comes
+        rest = []
+        for i in range(4):
+            rest.append(asyncio.ensure_future(b.submit([i])))
+            await asyncio.sleep(0.02)
+        assert [await r for r in rest] == [[i] for i in range(4)]
+        gate.set()
+        await first
+        await b.stop()
+
+    asyncio.run(main())
+    assert batches == [["first"], [0, 1, 2, 3]]
+
+
 def test_batches_never_exceed_max_batch_and_every_item_runs_once():
     seen = []
 

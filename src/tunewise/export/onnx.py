@@ -9,8 +9,6 @@ folder renamed into place only when parity holds) and raises :class:`ParityError
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import shutil
 import time
@@ -20,17 +18,14 @@ import numpy as np
 import torch
 
 from tunewise.errors import UserError
-from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE, OnnxPredictor
-from tunewise.export.parity import probe_examples
+from tunewise.export.kinds import kind_of
+from tunewise.export.onnx_predictor import EXPORT_FILE, ONNX_FILE
+from tunewise.export.quantize import INT8_BAR, QualityBar
 from tunewise.outdir import claim, prepare_export_out
-from tunewise.rundir import META_FILE, replace_dir, write_json
-from tunewise.tasks.classification.predictor import Predictor
+from tunewise.rundir import META_FILE, model_dir_of, replace_dir, write_json
 
-# fp32 must match torch to float noise; int8 may move logits but not (many) labels
-# int8 must keep 99.5% of the labels on the probe: measured on minilm/SST-2, a recipe that kept
-# 99.1-99.2% of 872 dev labels kept only 98.4-98.6% of 1,821 test labels, so the bar on the
-# probe sits above the 99% an int8 export should keep on unseen text
-LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": {"agreement": 0.995}}
+# fp32 must match torch to float noise; int8 must keep the model's quality (quantize.INT8_BAR)
+LIMITS = {"fp32": {"agreement": 1.0, "max_logit_diff": 1e-3}, "int8": INT8_BAR}
 PROBE_ROWS = 1000
 
 
@@ -62,14 +57,16 @@ def export_onnx(
     """Export ``source`` (a finished run or its model dir) to ``out``; returns export.json.
 
     Args:
-        quantize: None (fp32) or "int8" (dynamic quantization of weights, ONNX Runtime).
+        quantize: None (fp32) or "int8" (the fastest recipe on this CPU that keeps the model's
+            quality on the run's dev rows: export/quantize.py).
         probe: examples (or a data file) for the parity check [the run's dev/test/train
             file, else generated sentences]; at most ``probe_rows`` are used.
-        atol: largest logit difference accepted for fp32 [1e-3]; int8 is judged on labels.
+        atol: largest logit difference accepted for fp32 [1e-3]; int8 is judged on quality.
 
     Raises:
         UserError: bad source, quantize value, or an existing ``out`` without ``overwrite``.
-        ParityError: the export disagrees with torch beyond ``LIMITS`` (nothing is written).
+        ParityError: fp32 disagrees with torch, or no int8 recipe keeps the quality
+            (``LIMITS``); nothing is written.
     """
     if quantize not in (None, "int8"):
         raise UserError(f"--quantize {quantize!r}: the choices are int8 (or leave it out)")
@@ -78,17 +75,18 @@ def export_onnx(
     from tunewise.run.api import load
 
     pred = load(source)
-    if not isinstance(pred, Predictor):
+    kind = kind_of(pred)
+    if kind is None:
         raise UserError(
-            f"{source}: a {pred.task.name} run; ONNX export covers classification runs "
-            "(their micro-batched int8 serving); export this run with --format hf"
+            f"{source}: a {pred.task.name} run; ONNX export covers classification and token "
+            "classification runs (their micro-batched int8 serving); export it with --format hf"
         )
-    model_dir = pred.model_dir
+    model_dir = model_dir_of(source)[1]
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        info = _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol)
+        info = _export_into(kind, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed export leaves nothing behind
         raise
@@ -98,62 +96,41 @@ def export_onnx(
     return info
 
 
-def _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol) -> dict:
+def _export_into(kind, source, model_dir, tmp, quantize, probe, opset, probe_rows, atol) -> dict:
     """Write the export into ``tmp``; raise ParityError (nothing kept) when no recipe passes."""
     t0 = time.time()
+    pred = kind.pred
     pred.tokenizer.save_pretrained(tmp)
     for f in (META_FILE, "config.json"):
         shutil.copy(model_dir / f, tmp / f)
-    if isinstance(probe, list):
-        probe, probe_from = probe[:probe_rows], f"{min(len(probe), probe_rows)} given examples"
-    else:
-        probe, probe_from = probe_examples(
-            source, pred.tokenizer, probe_rows, probe, pred.task.multi_label
-        )
-    if not probe:
+    probe_from = kind.choose_probe(source, probe, probe_rows)
+    if not kind.probe:
         raise UserError("parity check: the probe set is empty")
-    # reference logits first: tracing leaves the in-process torch model changed
-    reference = pred.logits(probe)
-    fp32 = tmp / ("model_fp32.onnx" if quantize else ONNX_FILE)
-    _to_onnx(pred, fp32, opset)
-    precision = quantize or "fp32"
-    limits = dict(LIMITS[precision])
-    if atol is not None and precision == "fp32":
-        limits["max_logit_diff"] = atol
-    tried, best = [], None
-    for recipe, exclude in _recipes(fp32) if quantize else [(None, [])]:
-        if recipe is not None:
-            _quantize(fp32, tmp / ONNX_FILE, exclude)
-        parity = check_parity(pred, reference, OnnxPredictor(tmp, batch_size=32), probe, limits)
-        tried.append({"recipe": recipe, "label_agreement": parity["label_agreement"]})
-        if best is None or parity["label_agreement"] > best[2]["label_agreement"]:
-            best = (recipe, exclude, parity)
-        if parity["ok"]:
-            break
-    recipe, exclude, parity = best  # the first recipe that passes, else the best one tried
-    if not parity["ok"]:
-        what = f" (best of {len(tried)} int8 recipes: {recipe})" if quantize else ""
-        raise ParityError(
-            f"PARITY FAILED{what}: {parity['message']} on {probe_from}; nothing was written"
-        )
+    # reference outputs first: tracing leaves the in-process torch model changed
+    reference = kind.outputs(pred)
+    fp32_dir = tmp / "fp32" if quantize else tmp
     if quantize:
-        fp32.unlink()
+        shutil.copytree(tmp, fp32_dir)
+    _to_onnx(pred, fp32_dir / ONNX_FILE, opset)
+    limits = dict(LIMITS["fp32"])
+    if atol is not None:
+        limits["max_logit_diff"] = atol
+    fp32 = kind.outputs(kind.onnx_class(fp32_dir, batch_size=32))
+    parity = check_parity(kind, reference, fp32, limits)
+    if not parity["ok"]:
+        raise ParityError(
+            f"PARITY FAILED: {parity['message']} on {probe_from}; nothing was written"
+        )
+    quantization = None
+    if quantize:
+        quantization, parity = _int8_into(kind, reference, fp32_dir, tmp, probe_from)
     parity["probe"] = probe_from
     info = {
         "format": "onnx",
-        "precision": precision,
+        "precision": quantize or "fp32",
         "source": str(Path(source).resolve()),
         "opset": opset,
-        "quantization": (
-            {
-                "method": "onnxruntime dynamic int8, QInt8 weights per channel, 7-bit range",
-                "recipe": recipe,
-                "kept_fp32_nodes": len(exclude),
-                "tried": tried,
-            }
-            if quantize
-            else None
-        ),
+        "quantization": quantization,
         "file": ONNX_FILE,
         "size_bytes": (tmp / ONNX_FILE).stat().st_size,
         "dir_size_bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
@@ -165,63 +142,65 @@ def _export_into(pred, source, model_dir, tmp, quantize, probe, opset, probe_row
     return info
 
 
-def _recipes(fp32: Path) -> list[tuple[str, list[str]]]:
-    """int8 recipes, most quantized first; the export keeps the first that passes parity.
+def _int8_into(kind, reference, fp32_dir: Path, tmp: Path, probe_from: str):
+    """Choose an int8 recipe (export/quantize.py), move its model into ``tmp``; returns the
+    quantization record and the chosen model's parity. ParityError when none keeps quality."""
+    from tunewise.export import quantize as q
 
-    On a lightly fine-tuned minilm (SST-2 dev, 872 sentences) every MatMul in int8 kept 97.6%
-    of fp32's labels, the feed-forward down-projections in fp32 98.6%, and the whole
-    feed-forward block in fp32 (attention projections and embeddings int8) 99.2%: the
-    feed-forward activations have the outliers that per-tensor activation scales handle badly.
-    """
-    import onnx
+    bar = QualityBar(kind, reference)
+    opened = {}
 
-    names = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
-    names = [n for n in names if n.endswith("MatMul")]
-    down = [n for n in names if n.endswith("/output/dense/MatMul") and "/attention/" not in n]
-    up = [n for n in names if "/intermediate/dense/" in n]
-    return [
-        ("every MatMul int8", []),
-        ("feed-forward down-projections fp32", down),
-        ("feed-forward fp32 (attention and embeddings int8)", down + up),
-    ]
+    def model(d: Path):
+        if d not in opened:
+            opened[d] = kind.onnx_class(d, batch_size=32, threads=1)
+        return opened[d]
 
+    def speed(d: Path) -> float:
+        kind.outputs(model(d), 64)  # warm-up
+        t = time.perf_counter()
+        kind.outputs(model(d))
+        return len(kind.probe) / (time.perf_counter() - t)
 
-def _quantize(src: Path, dst: Path, exclude: list[str]) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # per-channel weight scales: on minilm, label agreement with fp32 went from 86% to 98% on
-    # a weak head (per-tensor scales are too coarse for BERT's weight matrices)
-    with _quiet_root_logger():
-        quantize_dynamic(
-            str(src),
-            str(dst),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            # 7-bit weights: CPUs without VNNI multiply u8 x s8 in int16 pairs that can
-            # saturate; measured on this AVX2 machine, label agreement with fp32 on SST-2 test
-            # rose from 98.90% to 99.18% (feed-forward down-projections fp32) and 99.23% to
-            # 99.34% (feed-forward fp32)
-            reduce_range=True,
-            nodes_to_exclude=exclude,
+    work = tmp / "candidates"
+    recipe, tried, folder = q.choose(
+        fp32_dir,
+        work,
+        judge=lambda d: bar.judge(kind.outputs(model(d))),
+        speed=speed,
+        logits=lambda d: kind.flat(kind.outputs(model(d), 256)),
+        calibration=q.calibration_feeds(kind.feeds()),
+    )
+    if recipe is None:
+        best = max(tried, key=lambda r: (r.get("delta", -1), r.get("label_agreement", 0)))
+        shutil.rmtree(work, ignore_errors=True)
+        raise ParityError(
+            f"PARITY FAILED (best of {len(tried)} int8 recipes: {best['recipe']}): "
+            f"{best['message']} on {probe_from}; nothing was written"
         )
-
-
-@contextlib.contextmanager
-def _quiet_root_logger():
-    # onnxruntime.quantization logs a pre-processing suggestion on the root logger
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
+    chosen = next(r for r in tried if r["recipe"] == recipe.name)
+    shutil.move(str(folder / ONNX_FILE), str(tmp / ONNX_FILE))
+    parity = check_parity(kind, reference, kind.outputs(kind.onnx_class(tmp)), {})
+    parity.update(quality=chosen["quality"], ok=True, message=chosen["message"])
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(fp32_dir, ignore_errors=True)
+    return (
+        {
+            "method": f"onnxruntime {recipe.family} int8, QInt8 weights per channel",
+            "recipe": recipe.name,
+            "family": recipe.family,
+            "fp32_groups": recipe.fp32_groups,
+            "chosen_because": "the fastest recipe that keeps the model's quality on this CPU",
+            "cpu": q.cpu_int8(),
+            "tried": tried,
+        },
+        parity,
+    )
 
 
 # torch.onnx.export, not optimum's exporter: optimum-onnx 0.1.0 (with optimum 2.3.0, the
 # newest in the index) does not import under transformers 5.24 (ImportError:
 # get_parameter_dtype; benchmarks/bench_libraries.py).
-def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
+def _to_onnx(pred, path: Path, opset: int) -> None:
     import warnings
 
     enc = pred.tokenizer(["a probe sentence", "and a second, longer probe sentence"], padding=True)
@@ -229,11 +208,14 @@ def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
     if "token_type_ids" in enc:
         names.append("token_type_ids")
     args = tuple(torch.tensor(enc[n]) for n in names)
-    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
     base = pred.model
     if hasattr(base, "merge_and_unload"):  # a PEFT adapter: fold it into the weights first
         base = base.merge_and_unload()
     model = _LogitsOnly(base.float().eval())
+    with torch.inference_mode():  # tokens: logits per sub-token, a second dynamic axis
+        per_token = model(*args).dim() == 3
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["logits"] = {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(
@@ -248,26 +230,23 @@ def _to_onnx(pred: Predictor, path: Path, opset: int) -> None:
         )
 
 
-def check_parity(
-    pred: Predictor, reference: np.ndarray, exported: Predictor, probe: list, lim: dict
-) -> dict:
-    """Label agreement and logit differences of ``exported`` against torch's ``reference``
-    logits on ``probe``."""
-    a, b = reference, exported.logits(probe)
-    ya = pred.task.predict(a, pred.threshold)
-    yb = pred.task.predict(b, pred.threshold)
-    same = (ya == yb) if ya.ndim == 1 else (ya == yb).all(axis=1)
-    diff = np.abs(a - b)
+def check_parity(kind, reference, exported, lim: dict) -> dict:
+    """Agreement of the labels ``exported`` outputs decide with those of the torch
+    ``reference`` (rows; words for tokens), and their logit differences, on the probe."""
+    same = kind.decided(reference) == kind.decided(exported)
+    if same.ndim > 1:
+        same = same.all(axis=1)
+    diff = np.abs(kind.flat(reference) - kind.flat(exported))
     res = {
-        "n": len(probe),
-        "rows": len(probe),
+        "n": len(kind.probe),
+        "rows": len(kind.probe),
         "label_agreement": round(float(same.mean()), 6),
         "max_logit_diff": float(diff.max()),
         "mean_logit_diff": float(diff.mean()),
         "limits": lim,
     }
     bad = []
-    if res["label_agreement"] < lim["agreement"]:
+    if "agreement" in lim and res["label_agreement"] < lim["agreement"]:
         bad.append(f"label agreement {res['label_agreement']:.4f} < {lim['agreement']}")
     if "max_logit_diff" in lim and res["max_logit_diff"] > lim["max_logit_diff"]:
         bad.append(

@@ -1,9 +1,11 @@
 """Dynamic micro-batching: requests that arrive together run as one forward pass.
 
 Each model has one batcher. A request puts its items (texts) in a bounded queue and awaits
-its results; the batcher takes waiting requests until ``max_batch`` items are gathered or the
-first has waited ``max_wait_ms``, runs the model once on all of them in a worker thread (the
-model function sorts by length so padding stays small) and hands each request its share.
+its results. When no batch is computing, what waits runs at once (a lone client never waits
+for company); while a batch computes, the next one gathers waiting requests until
+``max_batch`` items are in it or the first has waited ``max_wait_ms``. Each batch runs the
+model once in a worker thread (the model function sorts by length so padding stays small)
+and hands each request its share.
 Up to ``workers`` batches run at once, each in its own thread: while one batch computes, the
 event loop answers the previous one and the next gathers, so a 2-core machine keeps both
 cores busy (with one worker the server measured ~1 core of CPU at 32 concurrent clients).
@@ -104,7 +106,10 @@ class MicroBatcher:
                 while not self._jobs:
                     await self._wake.wait()
                     self._wake.clear()
-                deadline = loop.time() + self.max_wait
+                # an idle model runs what waits at once: waiting for company that may never
+                # come only adds latency (one client: every request paid the whole window).
+                # Only while another batch computes is it worth gathering for a moment.
+                deadline = loop.time() + (self.max_wait if self._busy else 0.0)
                 while self.depth < self.max_batch and (left := deadline - loop.time()) > 0:
                     try:
                         await asyncio.wait_for(self._wake.wait(), left)

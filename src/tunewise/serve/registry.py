@@ -88,7 +88,7 @@ def load_served(
     if backend not in ("auto", "torch", "onnx"):
         raise UserError(f"--backend {backend!r}: the choices are auto, torch, onnx")
     if (path / ONNX_FILE).is_file() and backend in ("auto", "onnx"):
-        from tunewise.export.onnx_predictor import OnnxPredictor
+        from tunewise.export.onnx_predictor import onnx_predictor
 
         export = (
             json.loads((path / EXPORT_FILE).read_text()) if (path / EXPORT_FILE).is_file() else {}
@@ -99,7 +99,7 @@ def load_served(
                 f"{path}: this export FAILED its parity check ({parity.get('message')}); "
                 "re-export, or pass --allow-failed-parity to serve it anyway"
             )
-        pred = OnnxPredictor(path, batch_size=batch_size, threads=threads)
+        pred = onnx_predictor(path, batch_size=batch_size, threads=threads)
         backend_name = f"onnxruntime-{export.get('precision', 'fp32')}"
         return Served(name, pred.task.name, pred, backend_name, str(path), {"export": export})
     if backend == "onnx":

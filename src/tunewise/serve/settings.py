@@ -13,7 +13,8 @@ class ServeSettings(BaseModel):
     max_batch: int = Field(32, ge=1)
     """Most texts run in one forward pass (requests arriving together are merged)."""
     max_wait_ms: float = Field(5.0, ge=0)
-    """How long the first waiting request waits for others to fill its batch."""
+    """While another batch computes, how long the next one waits for more requests to fill
+    it; a request that finds the model idle runs at once."""
     max_queue: int = Field(1024, ge=1)
     """Most texts (generation: requests) waiting per model; more are refused with 503."""
     max_texts: int = Field(256, ge=1)

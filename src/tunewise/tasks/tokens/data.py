@@ -89,3 +89,41 @@ def read_data(data) -> TaskData:
         "labels": tagging.bio_labels(types),
     }
     return TaskData(train, dev, test, info)
+
+
+def save_tagged_split(run: Path, name: str, examples) -> Path | None:
+    """Keep a split's tagged sentences as ``RUN/splits/<name>.tokens.jsonl`` (words, tags):
+    an int8 export is judged on the run's own dev sentences, also when dev came off train."""
+    import json
+
+    from tunewise.data.saved import split_path
+    from tunewise.rundir import atomic_write
+
+    if not examples:
+        return None
+    path = split_path(run, f"{name}.tokens")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        json.dumps({"words": ex.words, "tags": ex.tags, "where": ex.where}, ensure_ascii=False)
+        for ex in examples
+    ]
+    atomic_write(path, "\n".join(rows) + "\n")
+    return path
+
+
+def load_tagged_split(run: Path, name: str):
+    """The sentences kept by :func:`save_tagged_split` (text re-joined with spaces), or None."""
+    import json
+
+    from tunewise.data.saved import split_path
+    from tunewise.tasks.tokens.conll import TokenExample
+
+    path = split_path(run, f"{name}.tokens")
+    if not path.is_file():
+        return None
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            out.append(TokenExample(r["words"], r["tags"], r.get("where", "")))
+    return out

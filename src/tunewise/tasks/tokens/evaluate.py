@@ -51,6 +51,9 @@ def evaluate(task, f) -> dict:
         )
         checks["baselines"] = ent.compare_to_baselines(metrics["test"], metrics["baselines"])
     if f.main:
+        from tunewise.tasks.tokens.data import save_tagged_split
+
+        save_tagged_split(f.run.path, "dev", f.data.dev)  # an int8 export's probe: never test
         for name, lg in logits.items():
             write_token_predictions(
                 f.run.predictions / f"{name}.jsonl", getattr(f.data, name), lg, task

@@ -64,16 +64,20 @@ class TokenPredictor:
         data = self.task.encode(pieces, self.tokenizer, self.max_length, with_labels=False)
         outs: list = [None] * len(pieces)
         pad = self.tokenizer.pad_token_id or 0
-        with torch.inference_mode():
-            for idx in eval_batches(data.lengths, self.batch_size, INFER_MAX_PAD):
-                logits = self.model(**self.task.collate(data, idx, pad)).logits.float().numpy()
-                for i, w in zip(idx, self.task.row_outputs(logits, data, idx)):
-                    outs[i] = w
+        for idx in eval_batches(data.lengths, self.batch_size, INFER_MAX_PAD):
+            logits = self.batch_logits(self.task.collate(data, idx, pad))
+            for i, w in zip(idx, self.task.row_outputs(logits, data, idx)):
+                outs[i] = w
         c = len(self.labels)
         result = [[] for _ in examples]
         for k, w in zip(owner, outs):
             result[k].append(w)
         return [np.concatenate(r) if r else np.zeros((0, c), np.float32) for r in result]
+
+    def batch_logits(self, batch: dict) -> np.ndarray:
+        """fp32 sub-token logits [rows, tokens, tags] of one collated batch."""
+        with torch.inference_mode():
+            return self.model(**batch).logits.float().numpy()
 
     def predict(self, texts: list[str] | str) -> list[dict]:
         """Entities of raw texts.
