@@ -122,7 +122,8 @@ def build(
         # weights avoid it (measured on an AVX2 machine: label agreement 98.90% -> 99.18%)
         reduce_range=not vnni,
     )
-    with _quiet_root_logger():
+    fp32, dst = Path(fp32).resolve(), Path(dst).resolve()
+    with _quiet_root_logger(), _scratch_cwd():
         if recipe.family == DYNAMIC:
             quantize_dynamic(str(fp32), str(dst), **common)
             return
@@ -290,6 +291,24 @@ class QualityBar:
             f"points{shown}; bar: at most {100 * allowed:.2f} points lower) on {n} rows; "
             f"{agreement:.2%} of the labels agree",
         }
+
+
+class _scratch_cwd:
+    # when its symbolic shape inference is incomplete, onnxruntime saves
+    # sym_shape_infer_temp.onnx into the working directory: keep that out of the user's folder
+    def __enter__(self):
+        import os
+        import tempfile
+
+        self.old = os.getcwd()
+        self.tmp = tempfile.TemporaryDirectory(prefix="tunewise-quantize-")
+        os.chdir(self.tmp.name)
+
+    def __exit__(self, *exc):
+        import os
+
+        os.chdir(self.old)
+        self.tmp.cleanup()
 
 
 class _quiet_root_logger:
