@@ -48,6 +48,55 @@ def test_an_idle_model_runs_a_lone_request_at_once():
     assert asyncio.run(main()) < 0.5
 
 
+def test_a_batch_alone_is_told_so_and_overlapping_batches_are_not():
+    # the server gives a lone batch every worker's threads: on_start(alone) must say whether
+    # another batch of the model computes at the same time
+    gate, seen = threading.Event(), []
+
+    def on_start(alone):
+        seen.append(alone)
+
+    def fn(items):
+        if items == ["slow"]:
+            gate.wait(5)
+        return items
+
+    async def main():
+        b = MicroBatcher(fn, 8, max_wait_ms=0, max_queue=100, workers=2, on_start=on_start)
+        b.start()
+        assert await b.submit(["one"]) == ["one"]  # idle model: alone
+        slow = asyncio.ensure_future(b.submit(["slow"]))  # alone, then held
+        while len(seen) < 2:
+            await asyncio.sleep(0.01)
+        assert await b.submit(["beside"]) == ["beside"]  # overlaps the held batch
+        gate.set()
+        assert await slow == ["slow"]
+        await b.stop()
+
+    asyncio.run(main())
+    assert seen == [True, True, False]
+
+
+def test_elastic_threads_widen_a_lone_batch_and_narrow_overlapping_ones():
+    torch = pytest.importorskip("torch")
+    from tunewise.serve.app import _elastic_threads
+
+    on_start = _elastic_threads(1, 2)
+    got = []
+
+    def run():  # in a thread of its own, as the batcher's workers do
+        torch.set_num_threads(1)
+        for alone in (True, False, True):
+            on_start(alone)
+            got.append(torch.get_num_threads())
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert got == [2, 1, 2]
+    assert _elastic_threads(1, 1) is None and _elastic_threads(None, 2) is None
+
+
 def test_requests_arriving_while_a_batch_computes_gather_into_the_next():
     gate, batches = threading.Event(), []
 

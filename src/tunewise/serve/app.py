@@ -107,6 +107,27 @@ def _threads(n: int | None):
     return init
 
 
+def _elastic_threads(n: int | None, workers: int):
+    """A batch that computes alone gets the threads of every worker (``n * workers``): with
+    one client the other workers' cores are idle (measured: a lone sentence took 12.4 ms p50
+    on one thread, the naive server 7.4 ms on two). Back to ``n`` when batches overlap."""
+    if n is None or workers <= 1:
+        return None
+    import threading
+
+    local = threading.local()
+
+    def on_start(alone: bool) -> None:
+        want = n * workers if alone else n
+        if getattr(local, "threads", n) != want:
+            import torch
+
+            torch.set_num_threads(want)
+            local.threads = want
+
+    return on_start
+
+
 def _add_task_route(app: FastAPI, state: State, task, auth) -> None:
     """``POST task.route.path``: the request's items join the model's micro-batch; the
     predictor's ``predict_batch`` answers them; the route builds the response."""
@@ -169,6 +190,9 @@ def create_app(models: list[Served], settings: ServeSettings | None = None) -> F
                     on_depth=depth,
                     init=_threads(settings.threads),
                     workers=settings.workers,
+                    on_start=_elastic_threads(settings.threads, settings.workers)
+                    if m.backend == "torch"
+                    else None,
                 )
                 b.start()
                 state.batchers[m.name] = b

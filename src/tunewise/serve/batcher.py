@@ -9,6 +9,9 @@ and hands each request its share.
 Up to ``workers`` batches run at once, each in its own thread: while one batch computes, the
 event loop answers the previous one and the next gathers, so a 2-core machine keeps both
 cores busy (with one worker the server measured ~1 core of CPU at 32 concurrent clients).
+``on_start(alone)`` runs in the worker thread before each batch: ``alone`` is true when no
+other batch of this model computes, so the model may spread that batch over every core (one
+client: the cores the other workers would use are idle) and go back to its share otherwise.
 A full queue refuses new work at once (the caller answers 503 + Retry-After): memory stays
 bounded however many clients connect. A batch that raises is rerun request by request, so a
 request whose text breaks the model fails alone and the others batched with it are answered.
@@ -46,6 +49,7 @@ class MicroBatcher:
         on_depth: Callable[[int], None] | None = None,
         init: Callable[[], None] | None = None,
         workers: int = 1,
+        on_start: Callable[[bool], None] | None = None,
     ):
         self.fn = fn
         self.max_batch = max_batch
@@ -58,6 +62,7 @@ class MicroBatcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self.workers = max(1, workers)
+        self.on_start = on_start
         self._slots: asyncio.Semaphore | None = None
         self._running: set[asyncio.Task] = set()
         self._busy = 0  # batches computing (a worker's slot is released when it ends)
@@ -129,19 +134,25 @@ class MicroBatcher:
                 n += len(job.items)
             self.depth -= n
             self.on_depth(self.depth)
+            alone = self._busy == 0
             self._busy += 1
-            task = loop.create_task(self._execute(jobs))
+            task = loop.create_task(self._execute(jobs, alone))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _execute(self, jobs: list[_Job]) -> None:
+    def _call(self, items: list, alone: bool) -> list:
+        if self.on_start is not None:
+            self.on_start(alone)
+        return self.fn(items)
+
+    async def _execute(self, jobs: list[_Job], alone: bool = False) -> None:
         """Run one batch in a worker thread and answer its requests; frees the worker."""
         try:
             items = [x for job in jobs for x in job.items]
             self.on_batch(len(items))
             loop = asyncio.get_running_loop()
             try:
-                results = await loop.run_in_executor(self._pool, self.fn, items)
+                results = await loop.run_in_executor(self._pool, self._call, items, alone)
                 if len(results) != len(items):
                     raise RuntimeError(f"model returned {len(results)} results for {len(items)}")
             except Exception as e:

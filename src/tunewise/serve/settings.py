@@ -32,7 +32,8 @@ class ServeSettings(BaseModel):
     set (they tell a stranger what the server runs); without a key they are always open."""
     threads: int | None = Field(1, ge=1)
     """CPU threads of each model's forward pass (torch); None = torch's default. One is
-    fastest on a shared CPU (measured here: 2 threads were 2-6x slower under load)."""
+    fastest on a shared CPU (measured here: 2 threads were 2-6x slower under load). A batch
+    that computes while no other batch of its model does gets ``threads * workers`` (torch)."""
     workers: int = Field(2, ge=1)
     """Batches of one model that run at once, each in its own thread (with ``threads`` CPU
     threads). Two keep a 2-core machine busy: one batch computes while the server answers and
