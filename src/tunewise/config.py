@@ -133,6 +133,10 @@ class TrainConfig(_Section):
     bf16 matmul is fast (GPUs with bf16, CPUs with AVX512-BF16/AMX), off elsewhere."""
     group_by_length: bool = True
     """Batch examples of similar length together so little compute goes to padding."""
+    first_position_only: bool = True
+    """For a sequence classifier or regressor of the BERT family, compute in the last layer
+    only the position its head reads ([CLS]): the same numbers up to float rounding, measured
+    1.15-1.19x faster per step for minilm (6 layers)."""
     eval_every: int | None = Field(None, ge=1)
     """Evaluate on dev every N optimizer steps; null means once per epoch."""
     checkpoint_every: int | None = Field(100, ge=1)

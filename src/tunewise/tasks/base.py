@@ -214,6 +214,9 @@ class Task:
     parity_atol: ClassVar[float] = 1e-4
     """Largest logit difference the reload-parity check accepts between the saved model,
     loaded fresh, and the trained one."""
+    reads_first_position: ClassVar[bool] = False
+    """The head reads only the first position of the last layer (a [CLS] head): the run may
+    compute that layer for position 0 alone (``train.first_position_only``)."""
     multi_label: bool = False
 
     # -- configuration ----------------------------------------------------------------------

@@ -29,6 +29,7 @@ class ClassificationTask(Task):
     name = "classification"
     summary = "one label per text (or several, multi-label; sentence pairs too)"
     peft_task_type = "SEQ_CLS"
+    reads_first_position = True
     log_keys = ("accuracy", "macro_f1", "micro_f1", "mcc")
     headline = ("accuracy", "accuracy")
     doctor_checks = (
