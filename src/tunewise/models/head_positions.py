@@ -45,7 +45,12 @@ def _bert_shaped(layer: nn.Module) -> bool:
 
 
 def _forward_first(self, hidden_states, attention_mask=None, *args, **kwargs):
-    """The BERT layer's forward with its output computed at position 0 only: [B, 1, H]."""
+    """The BERT layer's forward with its output computed at position 0 only: [B, 1, H].
+
+    A cache (prefix tuning's virtual keys and values) is honoured as the plain layer does:
+    this layer's keys and values are appended to it and attention reads all of them.
+    """
+    from transformers.cache_utils import EncoderDecoderCache
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
     from transformers.models.bert.modeling_bert import eager_attention_forward
 
@@ -56,6 +61,13 @@ def _forward_first(self, hidden_states, attention_mask=None, *args, **kwargs):
     query = sa.query(first).view(*heads).transpose(1, 2)
     key = sa.key(hidden_states).view(*heads).transpose(1, 2)
     value = sa.value(hidden_states).view(*heads).transpose(1, 2)
+    cache = kwargs.pop("cache", None)
+    if cache is None:
+        cache = kwargs.pop("past_key_values", None)
+    if cache is not None:
+        if isinstance(cache, EncoderDecoderCache):
+            cache = cache.self_attention_cache
+        key, value = cache.update(key, value, sa.layer_idx, kwargs=kwargs)
     mask = attention_mask
     if mask is not None and mask.dim() == 4 and mask.shape[-2] == t:
         mask = mask[:, :, :1, :]  # the first query's row of a [B, 1|H, T, T] mask
