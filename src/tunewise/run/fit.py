@@ -96,6 +96,14 @@ def fit_best(
 
         if first_position_only(model):
             echo("last layer computes the [CLS] position only (train.first_position_only)")
+    if cfg.train.freeze_embeddings:
+        emb = model.get_input_embeddings()
+        emb.weight.requires_grad_(False)
+        echo(f"word embeddings frozen ({emb.weight.numel():,} parameters; train.freeze_embeddings)")
+    if cfg.train.compile:
+        # in place (state_dict keys unchanged); dynamic: batches of every length share one graph
+        model.compile(backend=cfg.train.compile_backend, dynamic=True)
+        echo(f"forward compiled with torch.compile ({cfg.train.compile_backend})")
     method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
     echo(
         f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "
