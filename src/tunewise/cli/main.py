@@ -11,6 +11,7 @@ from tunewise.cli import (
     data_cmd,
     doctor_cmd,
     export_cmd,
+    forgetting_cmd,
     generate_cmd,
     methods_cmd,
     models_cmd,
@@ -61,6 +62,7 @@ app.command("methods")(methods_cmd.methods)
 app.command("tasks")(tasks_cmd.tasks)
 app.command("export")(export_cmd.export)
 app.command("tune")(tune_cmd.tune)
+app.command("forgetting")(forgetting_cmd.forgetting)
 app.command("generate")(generate_cmd.generate)
 app.command("chat")(generate_cmd.chat)
 app.command("serve")(serve_cmd.serve)
