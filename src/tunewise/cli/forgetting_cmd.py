@@ -10,8 +10,12 @@ import typer
 
 def forgetting(
     run: Annotated[Path, typer.Argument(help="A run continued with --continue-from")],
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the matrix as JSON")] = None,
-    html_out: Annotated[Path | None, typer.Option("--html", help="Write the heatmap report")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the matrix as JSON")
+    ] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write the heatmap report")
+    ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals")] = 1000,
 ) -> None:
     """Accuracy on every earlier test set after each stage; average accuracy, backward and

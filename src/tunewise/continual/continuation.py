@@ -117,7 +117,8 @@ class Continuation:
     # -- the runner's hooks -------------------------------------------------------------------
     def start(self, run) -> None:
         self.run = run
-        chain = [e["run"] for e in self.lineage]
+        # the earlier stages and their data (this run's own data is in its config.yaml)
+        chain = [{k: e[k] for k in ("run", "task", "train", "test")} for e in self.lineage]
         run.set_status("running", parent=str(self.parent), lineage=chain, continual=self.settings())
 
     def adjust(self, data) -> None:

@@ -79,7 +79,9 @@ def _bootstrap(m: list[list], chance: list[float], n_boot: int, seed: int) -> di
         mb = [[None if c is None else c[idx[j]] for j, c in enumerate(row)] for row in m]
         for k, v in measures(mb, chance).items():
             draws.setdefault(k, []).append(v)
-    return {k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for k, v in draws.items()}
+    return {
+        k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for k, v in draws.items()
+    }
 
 
 def _summary(m, chance, n_boot, seed) -> dict:
@@ -102,7 +104,12 @@ def forgetting(run, n_boot: int = N_BOOT, seed: int = 0) -> dict:
     out = {
         "run": str(Path(run).resolve()),
         "stages": [
-            {"task": e["task"], "run": e["run"], "strategy": e.get("strategy"), "test_rows": len(m[j][j])}
+            {
+                "task": e["task"],
+                "run": e["run"],
+                "strategy": e.get("strategy"),
+                "test_rows": len(m[j][j]),
+            }
             for j, e in enumerate(lineage)
         ],
         "tests": [e["task"] for e in lineage],
