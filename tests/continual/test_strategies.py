@@ -62,12 +62,14 @@ def test_ewc_penalty_is_zero_at_the_anchor_and_grows_away():
     anchor = {n: p.detach().clone() for n, p in lin.named_parameters()}
     fisher = {n: torch.ones_like(p) for n, p in lin.named_parameters()}
     term = ewc.penalty(lin, fisher, anchor, lam=2.0)
-    assert float(term()) == 0.0
+    assert float(term().detach()) == 0.0
     with torch.no_grad():
         lin.weight += 0.5
-    assert float(term()) == pytest.approx(0.5 * 2.0 * 6 * 0.25)
+    assert float(term().detach()) == pytest.approx(0.5 * 2.0 * 6 * 0.25)
     fisher["weight"][0] = 0  # an unimportant weight moves freely
-    assert float(ewc.penalty(lin, fisher, anchor, 2.0)()) == pytest.approx(0.5 * 2.0 * 3 * 0.25)
+    assert float(ewc.penalty(lin, fisher, anchor, 2.0)().detach()) == pytest.approx(
+        0.5 * 2.0 * 3 * 0.25
+    )
 
 
 def test_ewc_penalty_leaves_new_head_rows_free():
@@ -77,7 +79,7 @@ def test_ewc_penalty_leaves_new_head_rows_free():
     term = ewc.penalty(head, fisher, anchor, 1.0)
     with torch.no_grad():
         head.weight[2] += 10.0
-    assert float(term()) == 0.0
+    assert float(term().detach()) == 0.0
 
 
 def test_ewc_fisher_saved_and_holds_weights_nearer_the_parent(continued, root_run):

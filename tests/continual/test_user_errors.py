@@ -91,7 +91,6 @@ def test_forgetting_on_a_plain_run(capsys, root_run):
 
 def test_parent_without_test_file(capsys, tiny_model_dir, two_tasks, tmp_path):
     import tunewise
-
     from tests.continual.conftest import stage_config
 
     files = {"train": two_tasks["a"]["train"]}

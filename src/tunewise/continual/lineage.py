@@ -40,9 +40,13 @@ def root_entry(path: str | Path) -> dict:
     run = RunDir(path)
     cfg = _config(run)
     data = cfg.get("data") or {}
-    if (cfg.get("task") or {}).get("type", "classification") != "classification" or (
-        cfg.get("task") or {}
-    ).get("multi_label"):
+    from tunewise.tasks import get_task
+    from tunewise.tasks.classification.task import ClassificationTask
+
+    task = cfg.get("task") or {}
+    if not issubclass(
+        get_task(task.get("type") or ClassificationTask.name), ClassificationTask
+    ) or (task.get("multi_label")):
         raise UserError(f"{path}: continuing a run needs a single-label classification run")
     if not data.get("test"):
         raise UserError(

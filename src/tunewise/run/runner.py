@@ -312,6 +312,7 @@ def prepare(
     split_info = split(task_cls, data, cfg, echo)
     if continuation is not None and hasattr(continuation, "adjust"):
         continuation.adjust(data)  # the parent's label map extended; replayed rows in train
+        split_info["rows"]["train"] = len(data.train)
     resolved, tokenizer = load_pretrained(cfg.model.name, lambda p: load_tokenizer(p))
     task = task_cls.from_data(cfg, data, tokenizer)
     task.check_method(methods.resolve(cfg.method)[0])
