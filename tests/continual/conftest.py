@@ -22,6 +22,19 @@ def make_b(n: int, seed: int) -> list[dict]:
     return rows
 
 
+def make_c(n: int, seed: int) -> list[dict]:
+    """Task C: "very" or "quite" -> strong/mild (labels neither A nor B has)."""
+    rng = random.Random(seed)
+    others = [w for w in FILL if w not in ("very", "quite", "story", "cast")]
+    rows = []
+    for _ in range(n):
+        y = rng.random() < 0.5
+        words = [rng.choice(others) for _ in range(rng.randint(2, 10))]
+        words.insert(rng.randrange(len(words) + 1), "very" if y else "quite")
+        rows.append({"text": " ".join(words), "label": "strong" if y else "mild"})
+    return rows
+
+
 def stage_config(model_dir, files: dict, out, **train) -> dict:
     cfg = tiny_config(model_dir, files, out, **({"epochs": 10} | train))
     cfg["task"] = {"label_issues": False}
@@ -36,6 +49,11 @@ def two_tasks(tmp_path_factory):
             "train": write_jsonl(d / "a_train.jsonl", make_rows(160, 1)),
             "dev": write_jsonl(d / "a_dev.jsonl", make_rows(40, 2)),
             "test": write_jsonl(d / "a_test.jsonl", make_rows(60, 3)),
+        },
+        "c": {
+            "train": write_jsonl(d / "c_train.jsonl", make_c(160, 7)),
+            "dev": write_jsonl(d / "c_dev.jsonl", make_c(40, 8)),
+            "test": write_jsonl(d / "c_test.jsonl", make_c(60, 9)),
         },
         "b": {
             "train": write_jsonl(d / "b_train.jsonl", make_b(160, 4)),
@@ -65,4 +83,19 @@ def continued(tiny_model_dir, two_tasks, root_run, tmp_path_factory):
     for s in ("naive", "replay", "ewc", "lora-per-task", "joint"):
         cfg = build_config(stage_config(tiny_model_dir, two_tasks["b"], base / s))
         runs[s] = continue_train(cfg, root_run, s, replay="25%" if s == "replay" else None).path
+    return runs
+
+
+@pytest.fixture(scope="session")
+def third(tiny_model_dir, two_tasks, continued, tmp_path_factory):
+    """Stage 3 (task C): replay after replay (the parent's memory is replayed), and
+    lora-per-task after a naive stage (the naive model answers for both earlier tasks)."""
+    from tunewise.config import build_config
+    from tunewise.continual import continue_train
+
+    base = tmp_path_factory.mktemp("cl-third")
+    runs = {}
+    for s, parent in (("replay", continued["replay"]), ("lora-per-task", continued["naive"])):
+        cfg = build_config(stage_config(tiny_model_dir, two_tasks["c"], base / s))
+        runs[s] = continue_train(cfg, parent, s, replay="25%" if s == "replay" else None).path
     return runs

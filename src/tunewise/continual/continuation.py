@@ -94,6 +94,11 @@ class Continuation:
                 "a continued run keeps its parent's model (leave --model out)"
             )
         cfg.model.name = base
+        if cfg.data.test is None:
+            raise UserError(
+                "--continue-from needs --test: every stage's test set is scored again after each "
+                "later stage (the forgetting matrix)"
+            )
         if "max_length" not in cfg.model.model_fields_set:
             cfg.model.max_length = int(self.parent_meta.max_length)
         if cfg.train.seeds > 1:
@@ -281,10 +286,11 @@ class Continuation:
         from tunewise.continual.router import ROWS_PER_TASK, Router
         from tunewise.continual.scoring import score_experts
 
-        if self.parent_stage is not None:
-            experts = list(self.parent_stage["experts"])
-        else:
-            experts = [{"run": str(self.parent), "task": self.lineage[0]["task"]}]
+        # the earlier tasks' models: the parent's experts, else the parent itself for each
+        # earlier task (a model trained from scratch, or a stage of another strategy)
+        experts = list((self.parent_stage or {}).get("experts") or []) or [
+            {"run": str(self.parent), "task": e["task"]} for e in self.lineage
+        ]
         experts.append({"run": str(self.run.path / "model"), "task": entries[-1]["task"]})
         seed = self._seed()
         texts = []

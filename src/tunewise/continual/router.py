@@ -6,6 +6,7 @@ embeddings, fitted on a class-balanced sample of each task's training rows; save
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +14,21 @@ import numpy as np
 ROWS_PER_TASK = 400
 
 
-def embed(base_path: str, texts: list[str], max_length: int = 128, batch: int = 64) -> np.ndarray:
-    """Mean-pooled last hidden states of the base encoder, L2-normalised."""
-    import torch
+@lru_cache(maxsize=2)
+def _encoder(base_path: str):
     from transformers import AutoModel, AutoTokenizer
 
     from tunewise.models.loading import quiet_transformers
 
     with quiet_transformers():
-        tok = AutoTokenizer.from_pretrained(base_path)
-        model = AutoModel.from_pretrained(base_path).eval()
+        return AutoTokenizer.from_pretrained(base_path), AutoModel.from_pretrained(base_path).eval()
+
+
+def embed(base_path: str, texts: list[str], max_length: int = 128, batch: int = 64) -> np.ndarray:
+    """Mean-pooled last hidden states of the base encoder, L2-normalised."""
+    import torch
+
+    tok, model = _encoder(base_path)
     out = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch):

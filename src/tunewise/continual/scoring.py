@@ -78,23 +78,27 @@ def score_model(run_path, entries: list[dict]) -> list[dict]:
 
 
 def score_experts(experts: list[dict], router, entries: list[dict]) -> tuple[list[dict], dict]:
-    """lora-per-task: task given -> that task's own expert; task not given -> the expert the
-    router picks for each row. Returns (cells, the router's accuracy per test set and overall)."""
+    """lora-per-task: task given -> that task's model, its task's labels competing; task not
+    given -> the task the router picks for each row, answered the same way. Returns (cells,
+    the router's accuracy per test set and overall)."""
     from tunewise.run.api import load
 
-    predictors = [load(x["run"]) for x in experts]
+    cache: dict = {}
+    predictors = [
+        cache.setdefault(x["run"], cache.get(x["run"]) or load(x["run"])) for x in experts
+    ]
     out, hits, total, per = [], 0, 0, {}
     for j, e in enumerate(entries):
         examples = read_test(e)
         gold = [x.label for x in examples]
         own = predictors[j]
-        given = predictions(own.logits(examples), own.labels, None)
+        given = predictions(own.logits(examples), own.labels, e["labels"])
         route = router.route([x.text for x in examples])
         pred: list = [None] * len(examples)
         for k in sorted(set(route.tolist())):
             rows = [i for i, r in enumerate(route) if r == k]
             sub = [examples[i] for i in rows]
-            p = predictions(predictors[k].logits(sub), predictors[k].labels, None)
+            p = predictions(predictors[k].logits(sub), predictors[k].labels, entries[k]["labels"])
             for i, label in zip(rows, p):
                 pred[i] = label
         right = int((route == j).sum())
