@@ -92,6 +92,11 @@ def fit_best(
     total_steps, _ = planned_steps(train_data, cfg.train, accelerator.num_processes)
     model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
     hooks = methods.method_hooks(model, cfg.method)
+    if cfg.train.first_position_only and task.reads_first_position:
+        from tunewise.models.head_positions import first_position_only
+
+        if first_position_only(model):
+            echo("last layer computes the [CLS] position only (train.first_position_only)")
     if extra_loss is not None and (term := extra_loss(model)) is not None:
         hooks = _with_extra_loss(hooks, term)
     method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}

@@ -49,4 +49,38 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
             f"with temperature {cal['temperature']:.2f} fitted on dev: ECE {cal['test_scaled']['ece']:.4f}"
             + (f" ({escape(cal['decision'])})" if cal.get("decision") else "")
         )
+    ab = metrics.get("abstain")
+    if ab:
+        _print_abstain(ab, console)
     print_checks_and_training(metrics, console, shown=("baselines", "label_issues"))
+
+
+def _print_abstain(ab: dict, console: Console) -> None:
+    """One line per split of the abstaining classifier, with the intervals."""
+
+    def fig(m: dict, k: str) -> str:
+        if m.get(k) is None:
+            return "n/a"
+        ci = m.get("intervals", {}).get(k)
+        return f"{m[k]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+    console.print(
+        f"abstention: score {ab['score']} ({escape(ab['chosen_by'])}), threshold "
+        f"{ab['threshold']:.4g} chosen on dev for {ab['target']}"
+    )
+    for split in ("dev", "test"):
+        m = ab.get(split)
+        if not m:
+            continue
+        line = (
+            f"  {split}: {m['n']} rows, {m['n_oos']} out of scope; in-scope accuracy "
+            f"{fig(m, 'in_scope_accuracy')} (without abstaining "
+            f"{fig(m, 'in_scope_accuracy_no_abstention')})"
+        )
+        if m["n_oos"]:
+            line += (
+                f"; OOS recall {fig(m, 'oos_recall')}, precision {fig(m, 'oos_precision')}, "
+                f"AUROC {fig(m, 'auroc')}, FPR at 95% in-scope recall "
+                f"{fig(m, 'fpr_at_95_in_scope_recall')}"
+            )
+        console.print(line)
