@@ -105,6 +105,7 @@ class Continuation:
             raise UserError(
                 "--seeds with --continue-from: run `tunewise continual --seeds` instead"
             )
+        self._inherit_abstention(cfg)
         if self.strategy == "lora-per-task":
             if "name" not in cfg.method.model_fields_set:
                 cfg.method = MethodConfig(name="lora")
@@ -118,6 +119,26 @@ class Continuation:
                 f"--strategy {self.strategy} continues every weight of the parent; "
                 f"--method {cfg.method.name} needs --strategy lora-per-task"
             )
+
+    def _inherit_abstention(self, cfg) -> None:
+        """A parent that abstains on out-of-scope inputs (``--abstain``) has a continued model
+        that does too (its threshold chosen again on the new dev), with the parent's
+        out-of-scope label and target, unless this stage says otherwise (``--no-abstain``,
+        its own ``--oos-label`` or target)."""
+        parent = self.parent_meta.get("abstain")
+        t = cfg.task
+        if not parent or "abstain" in t.model_fields_set or "oos_label" in t.model_fields_set:
+            return
+        t.abstain = True
+        if parent.get("oos_label") is not None:
+            t.oos_label = parent["oos_label"]
+        if "abstain_target" not in t.model_fields_set and parent.get("target"):
+            t.abstain_target = parent["target"]
+        self.echo(
+            f"abstention inherited from {self.parent.name} (target {t.abstain_target}"
+            + (f", out-of-scope label {t.oos_label!r}" if t.oos_label is not None else "")
+            + "; --no-abstain turns it off)"
+        )
 
     # -- the runner's hooks -------------------------------------------------------------------
     def start(self, run) -> None:
@@ -201,6 +222,7 @@ class Continuation:
             self.own["labels"],
             self.own["rows"],
             self.strategy,
+            oos_label=cfg.task.oos_label,
         )
         entries = self.lineage + [own]
         out = continual_dir(self.run.path)

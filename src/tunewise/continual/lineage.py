@@ -55,12 +55,24 @@ def root_entry(path: str | Path) -> dict:
         )
     labels = read_json(run.labels)["labels"] if run.labels.is_file() else []
     rows = (read_json(run.data).get("rows") or {}).get("train") if run.data.is_file() else None
-    return entry(path, data, labels, rows, strategy=None)
+    return entry(path, data, labels, rows, strategy=None, oos_label=task.get("oos_label"))
 
 
-def entry(path, data: dict, labels: list[str], rows: int | None, strategy: str | None) -> dict:
-    """One stage of a lineage: its run, files, columns, its own label set and train rows."""
-    return {
+def entry(
+    path,
+    data: dict,
+    labels: list[str],
+    rows: int | None,
+    strategy: str | None,
+    oos_label: str | None = None,
+) -> dict:
+    """One stage of a lineage: its run, files, columns, its own label set and train rows.
+
+    ``oos_label``: the out-of-scope label of an abstaining stage (``--oos-label``); when it is
+    not one of the stage's classes, its test rows are kept out of the accuracies (no model
+    can predict a label it never had, as the stage's own run held them out too).
+    """
+    out = {
         "run": str(Path(path).resolve()),
         "task": task_name(data.get("train")),
         "train": str(Path(data["train"]).resolve()) if data.get("train") else None,
@@ -70,6 +82,9 @@ def entry(path, data: dict, labels: list[str], rows: int | None, strategy: str |
         "rows": rows,
         "strategy": strategy,
     }
+    if oos_label is not None and oos_label not in labels:
+        out["held_out_label"] = oos_label
+    return out
 
 
 def task_name(train) -> str:

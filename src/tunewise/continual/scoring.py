@@ -13,7 +13,11 @@ from tunewise.tasks.text import columns
 
 
 def read_test(entry: dict) -> list[Example]:
-    return read_examples(entry["test"], require_label=True, **columns(entry["data"]))
+    """The stage's test rows; an abstaining stage's out-of-scope rows (``held_out_label``,
+    a label none of its classes is) left out, as its own run left them out of accuracy."""
+    rows = read_examples(entry["test"], require_label=True, **columns(entry["data"]))
+    held = entry.get("held_out_label")
+    return rows if held is None else [x for x in rows if x.label != held]
 
 
 def read_train(entry: dict) -> list[Example]:
