@@ -66,6 +66,25 @@ def test_cli_json_and_heatmap(continued, tmp_path, capsys):
     assert "average_accuracy" in capsys.readouterr().out
 
 
+def test_run_report_has_the_heatmap_and_measures(continued):
+    """The continued run's own report.html/report.md carry the forgetting matrix (from
+    metrics.json, so `tunewise report` rebuilds it), for a full and a lora-per-task stage."""
+    from tunewise.rundir import RunDir
+
+    for s in ("replay", "lora-per-task"):
+        run = RunDir(continued[s])
+        rec = json.loads(run.metrics.read_text())["continual"]["forgetting"]
+        assert rec["matrix"] == forgetting(run.path, n_boot=20)["matrix"]
+        html = (run.path / "report.html").read_text()
+        assert 'id="continual"' in html and "Accuracy, task given" in html
+        assert "<svg" in html.split('id="continual"')[1].split("</section>")[0]
+        md = (run.path / "report.md").read_text()
+        last = rec["matrix"][-1]
+        assert f"| after b ({s}) | {last[0]:.3f} | {last[1]:.3f} |" in md
+        assert "| bwt |" in md
+        assert ("Router accuracy" in md) == (s == "lora-per-task")
+
+
 def test_sequence_with_progress_resume_and_summary(tiny_model_dir, two_tasks, tmp_path, capsys):
     import yaml
 

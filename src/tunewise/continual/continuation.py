@@ -247,7 +247,20 @@ class Continuation:
         if self.strategy == "ewc" and self.fisher is not None:
             ewc.save_fisher(out / FISHER_FILE, self.fisher)
         write_json(out / STAGE_FILE, record)
+        from tunewise.continual.forgetting import forgetting
+
+        try:
+            f_rec = forgetting(self.run.path)  # the report's heatmap and measures
+        except UserError as e:  # an earlier stage's run gone: the row above is still scored
+            self.echo(f"forgetting matrix not in the report: {e}")
+            f_rec = {}
         metrics["continual"] = {
+            "forgetting": {
+                k: f_rec[k]
+                for k in ("tests", "stages", "matrix", "matrix_task_given", "task_given")
+                + ("average_accuracy", "bwt", "forgetting", "fwt", "router", "n_bootstrap")
+                if k in f_rec
+            },
             "strategy": self.strategy,
             "parent": str(self.parent),
             "tests": [
