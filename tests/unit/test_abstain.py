@@ -157,3 +157,38 @@ def test_abstain_is_refused_for_other_tasks_and_multi_label(tiny_model_dir, tiny
     with pytest.raises(UserError, match="single-label"):
         tunewise.train(cfg)
     assert not (tmp_path / "x" / "metrics.json").exists()
+
+
+def test_the_report_has_an_abstention_section(abstaining_run):
+    from tunewise.evaluation.report import load_run, write_report
+    from tunewise.tasks import get_task
+
+    sections = get_task("classification").report_sections(load_run(abstaining_run.path))
+    html_path, md_path = write_report(abstaining_run.path, sections)
+    md, html = md_path.read_text(), html_path.read_text()
+    a = abstaining_run.metrics["abstain"]
+    assert "## Abstention (out of scope)" in md
+    assert f"{a['test']['auroc']:.3f}" in md and f"{a['threshold']:.4g}" in md
+    assert "Risk against coverage" in html and "<svg" in html
+    # the report the run itself wrote at the end has it too
+    assert "Abstention (out of scope)" in (abstaining_run.path / "report.md").read_text()
+
+
+def test_v1_classify_answers_abstained_over_http(abstaining_run):
+    from tests.serve.conftest import running
+    from tunewise.serve import ServeSettings, create_app, load_served
+
+    ins = [r["text"] for r in make_rows(5, 3)]
+    oos = [r["text"] for r in oos_rows(5, 3)]
+    expected = tunewise.load(abstaining_run.path).predict(ins + oos)
+    app = create_app([load_served(str(abstaining_run.path))], ServeSettings(max_wait_ms=1))
+    with running(app) as (client, _):
+        status, _, body = client.post("/v1/classify", {"texts": ins + oos})
+    assert status == 200, body
+    got = body["results"]
+    assert [r["abstained"] for r in got] == [r["abstained"] for r in expected]
+    assert [r["oos_score"] for r in got] == pytest.approx([r["oos_score"] for r in expected])
+    assert all(
+        r["abstain_threshold"] == pytest.approx(expected[0]["abstain_threshold"]) for r in got
+    )
+    assert any(r["abstained"] for r in got[5:])  # the unseen vocabulary is refused

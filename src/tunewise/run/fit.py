@@ -97,6 +97,15 @@ def fit_best(
 
         if first_position_only(model):
             echo("last layer computes the [CLS] position only (train.first_position_only)")
+    if cfg.train.freeze_embeddings:
+        emb = model.get_input_embeddings()
+        emb.weight.requires_grad_(False)
+        echo(f"word embeddings frozen ({emb.weight.numel():,} parameters; train.freeze_embeddings)")
+    if cfg.train.compile:
+        # in place (state_dict keys unchanged); dynamic: batches of every length share one graph
+        model.compile(backend=cfg.train.compile_backend, dynamic=True)
+        echo(f"forward compiled with torch.compile ({cfg.train.compile_backend})")
+    # after freezing: the EWC penalty holds only the weights that train
     if extra_loss is not None and (term := extra_loss(model)) is not None:
         hooks = _with_extra_loss(hooks, term)
     method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}

@@ -12,6 +12,7 @@ def plan_batches(
     epoch: int,
     group_by_length: bool = True,
     mega: int = 50,
+    token_budget: int | None = None,
 ) -> list[list[int]]:
     """Shuffled batches of indices; with ``group_by_length`` examples of similar length share
     a batch so dynamic padding wastes little.
@@ -19,11 +20,16 @@ def plan_batches(
     Length grouping as in most trainers, but tighter: shuffle, cut into windows of
     ``mega * batch_size``, sort each window by length, cut into batches, shuffle the batches.
     The same (seed, epoch) always gives the same plan, which is what makes resume exact.
+
+    ``token_budget``: cut each sorted window into batches of at most that many padded tokens
+    (rows x the batch's longest row) instead of ``batch_size`` rows: short rows make big
+    batches, long rows small ones, and every step costs about the same (a row longer than the
+    budget is a batch of its own). Implies length grouping.
     """
     n = len(lengths)
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(n)
-    if not group_by_length:
+    if not group_by_length and not token_budget:
         return [order[i : i + batch_size].tolist() for i in range(0, n, batch_size)]
     lens = np.asarray(lengths)
     window = batch_size * mega
@@ -31,9 +37,31 @@ def plan_batches(
     for start in range(0, n, window):
         chunk = order[start : start + window]
         chunk = chunk[np.argsort(-lens[chunk], kind="stable")]
-        batches += [chunk[i : i + batch_size].tolist() for i in range(0, len(chunk), batch_size)]
+        if token_budget:
+            batches += _budget_cut(chunk, lens, token_budget)
+        else:
+            batches += [
+                chunk[i : i + batch_size].tolist() for i in range(0, len(chunk), batch_size)
+            ]
     perm = rng.permutation(len(batches))
     return [batches[i] for i in perm]
+
+
+def _budget_cut(chunk: np.ndarray, lens: np.ndarray, budget: int) -> list[list[int]]:
+    """Rows sorted longest first, cut so that rows x longest <= budget (at least one row)."""
+    out: list[list[int]] = []
+    cur: list[int] = []
+    longest = 0
+    for i in chunk.tolist():
+        width = max(longest, int(lens[i]))
+        if cur and (len(cur) + 1) * width > budget:
+            out.append(cur)
+            cur, width = [], int(lens[i])
+        cur.append(i)
+        longest = width
+    if cur:
+        out.append(cur)
+    return out
 
 
 INFER_MAX_PAD = 0.2

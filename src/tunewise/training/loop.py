@@ -193,7 +193,18 @@ class _Progress:
 def planned_steps(train, cfg: TrainConfig, world: int = 1, rank: int = 0) -> tuple[int, int]:
     """(optimizer steps the run will take, steps per epoch) for ``train`` under ``cfg``."""
     per_epoch_batches = len(
-        shard(plan_batches(train.lengths, cfg.batch_size, cfg.seed, 0, False), rank, world)
+        shard(
+            plan_batches(
+                train.lengths,
+                cfg.batch_size,
+                cfg.seed,
+                0,
+                False,
+                token_budget=cfg.token_budget,
+            ),
+            rank,
+            world,
+        )
     )
     steps_per_epoch = math.ceil(per_epoch_batches / cfg.grad_accum)
     total = math.ceil(cfg.epochs * steps_per_epoch)
@@ -339,7 +350,12 @@ def fit(
         while state.epoch < n_epochs and state.step < total and not state.stopped_early:
             plan = shard(
                 plan_batches(
-                    train.lengths, cfg.batch_size, cfg.seed, state.epoch, cfg.group_by_length
+                    train.lengths,
+                    cfg.batch_size,
+                    cfg.seed,
+                    state.epoch,
+                    cfg.group_by_length,
+                    token_budget=cfg.token_budget,
                 ),
                 rank,
                 world,

@@ -233,6 +233,12 @@ class ClassificationTask(Task):
 
         print_metrics(metrics, console)
 
+    @classmethod
+    def report_sections(cls, run_data) -> list:
+        from tunewise.tasks.classification.summary import report_sections
+
+        return report_sections(run_data)
+
 
 def class_weight_tensor(setting, labels: list[str], train_y: np.ndarray, multi_label: bool):
     """Loss weights from the config: None, 'balanced' (inverse frequency) or a list.
