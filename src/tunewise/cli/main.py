@@ -8,9 +8,11 @@ import typer
 
 from tunewise.cli import (
     compare_cmd,
+    continual_cmd,
     data_cmd,
     doctor_cmd,
     export_cmd,
+    forgetting_cmd,
     generate_cmd,
     methods_cmd,
     models_cmd,
@@ -61,6 +63,8 @@ app.command("methods")(methods_cmd.methods)
 app.command("tasks")(tasks_cmd.tasks)
 app.command("export")(export_cmd.export)
 app.command("tune")(tune_cmd.tune)
+app.command("forgetting")(forgetting_cmd.forgetting)
+app.command("continual")(continual_cmd.continual)
 app.command("generate")(generate_cmd.generate)
 app.command("chat")(generate_cmd.chat)
 app.command("serve")(serve_cmd.serve)

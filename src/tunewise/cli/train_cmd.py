@@ -124,6 +124,21 @@ def train(
     out: Annotated[Path | None, Opt(help="Run directory [runs/<timestamp>]")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,
     resume: Annotated[Path | None, Opt(help="Continue an interrupted run directory")] = None,
+    continue_from: Annotated[
+        Path | None,
+        Opt(help="Continue a finished run on new data (its model, label map and lineage)"),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        Opt(help="With --continue-from: naive, replay, ewc, lora-per-task or joint [naive]"),
+    ] = None,
+    replay: Annotated[
+        str | None,
+        Opt(help="--strategy replay: memory size, rows (200) or share of earlier rows (2%) [20%]"),
+    ] = None,
+    ewc_lambda: Annotated[
+        float | None, Opt(help="--strategy ewc: weight of the EWC penalty [1.0]")
+    ] = None,
 ) -> None:
     """Fine-tune a pretrained model (classification, token tagging (NER), or sft for decoders)
     and evaluate it."""
@@ -174,15 +189,39 @@ def train(
         "track.backends": [t.strip() for t in track.split(",") if t.strip()] if track else None,
         "out": out,
     }
+    if continue_from is None and (strategy or replay or ewc_lambda is not None):
+        from tunewise.errors import UserError
+
+        raise UserError("--strategy, --replay and --ewc-lambda need --continue-from RUN")
     if resume is not None:
         from tunewise.cli.paths import refuse_resume_flags
 
+        if continue_from is not None:
+            from tunewise.errors import UserError
+
+            raise UserError("--resume continues an interrupted run; leave --continue-from out")
         refuse_resume_flags(resume, flags, config, overrides, overwrite)
+        from tunewise.continual import resume_continued
+
+        result = resume_continued(resume, echo=_echo)
+        if result is not None:
+            if result.main:
+                print_run(result)
+            return
     else:
         base = load_yaml(config) if config else {}
         cfg = build_config(
             base, {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}, overrides
         )
+    if continue_from is not None:
+        from tunewise.continual import continue_train
+
+        result = continue_train(
+            cfg, continue_from, strategy or "naive", replay, ewc_lambda, overwrite, _echo
+        )
+        if result.main:
+            print_run(result)
+        return
     from tunewise.run.runner import train as run_train
 
     result = run_train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)

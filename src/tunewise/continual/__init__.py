@@ -1,1 +1,13 @@
-"""Models that keep learning: continuing a run on new data with a strategy, and what it forgets."""
+"""Continual learning: continue a finished run on new data, new labels or a new task with a
+strategy that guards the earlier tasks (naive, replay, ewc, lora-per-task, joint), and measure
+what the new data cost (the forgetting matrix, average accuracy, backward and forward transfer)."""
+
+from tunewise.continual.continuation import (
+    STRATEGIES,
+    Continuation,
+    continue_train,
+    resume_continued,
+)
+from tunewise.continual.forgetting import forgetting
+
+__all__ = ["STRATEGIES", "Continuation", "continue_train", "forgetting", "resume_continued"]

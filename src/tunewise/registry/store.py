@@ -36,14 +36,19 @@ CREATE TABLE IF NOT EXISTS runs (
     study TEXT,
     config TEXT,
     metrics TEXT,
-    error TEXT
+    error TEXT,
+    parent TEXT,
+    lineage TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 CREATE INDEX IF NOT EXISTS runs_study ON runs(study);
 """
 _COLUMNS = (
-    "path name status pid host started updated finished model task study config metrics error"
+    "path name status pid host started updated finished model task study config metrics error "
+    "parent lineage"
 ).split()
+_ADDED = {"parent": "TEXT", "lineage": "TEXT"}
+"""Columns added after the first schema: a registry file from before gains them on open."""
 
 
 def default_path() -> Path | None:
@@ -101,6 +106,13 @@ class Registry:
         con.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         con.execute("PRAGMA journal_mode=WAL")
         con.executescript(_SCHEMA)
+        have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+        for col, kind in _ADDED.items():
+            if col not in have:
+                try:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {col} {kind}")
+                except sqlite3.OperationalError:  # another process added it first
+                    pass
         return con
 
     # -- writing --------------------------------------------------------------------------
@@ -128,6 +140,7 @@ class Registry:
         d = dict(r)
         d["config"] = json.loads(d["config"]) if d["config"] else {}
         d["metrics"] = json.loads(d["metrics"]) if d["metrics"] else {}
+        d["lineage"] = json.loads(d["lineage"]) if d.get("lineage") else []
         if d["status"] == "running" and not _pid_alive(int(d["pid"] or -1), d["host"] or ""):
             # the writer died without a word (SIGKILL, power loss): it is not running
             d["status"] = "interrupted"
@@ -182,6 +195,9 @@ def run_row(path: str | Path, study: str | None = None) -> dict:
         "config": json.dumps(_flat(config or {})),
         "metrics": json.dumps(summary_metrics(metrics)),
         "error": info.get("error"),
+        # a continued run (tunewise.continual): the run it continued and its whole lineage
+        "parent": info.get("parent"),
+        "lineage": json.dumps(info["lineage"]) if info.get("lineage") else None,
     }
     if study is not None:
         row["study"] = study

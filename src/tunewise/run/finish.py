@@ -23,7 +23,9 @@ def write_report(run_path):
             sections = get_task(name).report_sections(data)
         except UserError:  # a task no longer registered: the common sections still render
             sections = []
-    return write(run_path, sections)
+    from tunewise.run.report_continual import continual_sections
+
+    return write(run_path, [*sections, *continual_sections(data)])
 
 
 def finish(run: RunDir, metrics: dict, echo, tracker=None) -> None:

@@ -74,6 +74,7 @@ def fit_best(
     meta: ModelMeta,
     model,
     on_log=None,
+    extra_loss=None,
 ):
     """Attach the fine-tuning method to ``model``, train it with the one loop (best dev
     checkpoint saved to ``run.model`` with ``meta``), and reload exactly what was saved.
@@ -104,6 +105,9 @@ def fit_best(
         # in place (state_dict keys unchanged); dynamic: batches of every length share one graph
         model.compile(backend=cfg.train.compile_backend, dynamic=True)
         echo(f"forward compiled with torch.compile ({cfg.train.compile_backend})")
+    # after freezing: the EWC penalty holds only the weights that train
+    if extra_loss is not None and (term := extra_loss(model)) is not None:
+        hooks = _with_extra_loss(hooks, term)
     method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
     echo(
         f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "
@@ -171,6 +175,15 @@ def fit_best(
         load_weights(raw, str(run.model / "model.safetensors"))
     fitted = {"method": method_info, "saved": saved_outputs.get("probe"), "probe": probe}
     return model, raw, state, metric, pad_id, fitted
+
+
+def _with_extra_loss(hooks, term):
+    """``hooks`` with ``term()`` added to the method's own extra loss (a continual run's EWC
+    penalty beside AdaLoRA's orthogonality term)."""
+    from dataclasses import replace
+
+    own = hooks.extra_loss
+    return replace(hooks, extra_loss=term if own is None else (lambda: own() + term()))
 
 
 def data_record(info: dict, resolved, enc: dict, **extra) -> dict:

@@ -136,6 +136,7 @@ def train(
     echo=None,
     evaluate_test: bool = True,
     on_log=None,
+    continuation=None,
 ) -> RunResult:
     """Fine-tune a model as ``config`` says and write a run directory.
 
@@ -148,6 +149,12 @@ def train(
             it is still carved from train when there is no test file, so train/dev are the same.
         on_log: called with every training-log record on the main process (e.g. to prune a
             tuning trial); an exception it raises stops the run.
+        continuation: continuing an earlier run (``tunewise.continual``): an object whose
+            optional methods the runner calls at fixed points: ``start(run)`` once the run
+            directory exists, ``adjust(data)`` after the split (label map, extra train rows),
+            ``load_model(cfg, task, tokenizer)`` instead of the pretrained model,
+            ``extra_loss(model)`` (a term added to the loss, or None) and
+            ``after_evaluate(fitted, metrics)`` before the run is finished.
     """
     echo = echo or (lambda line: None)
     if resume is not None:
@@ -172,6 +179,8 @@ def train(
     accelerator.wait_for_everyone()
     if main:
         run.start(config_to_dict(cfg), resume=resume is not None)
+        if continuation is not None and hasattr(continuation, "start"):
+            continuation.start(run)
         record_run(run.path, warn=echo)
     tracker = None
     status, error = "failed", None
@@ -190,6 +199,7 @@ def train(
             tracker,
             evaluate_test,
             on_log if main else None,
+            continuation,
         )
         status = "completed"
         return result
@@ -286,7 +296,15 @@ def _checks(task, raw, run, probe, outputs: dict, state, metric, saved, has_dev:
     return out
 
 
-def prepare(cfg: Config, task_cls, run: RunDir, main: bool, echo, evaluate_test: bool = True):
+def prepare(
+    cfg: Config,
+    task_cls,
+    run: RunDir,
+    main: bool,
+    echo,
+    evaluate_test: bool = True,
+    continuation=None,
+):
     """Read, split, check (the doctor) and encode the data; write ``labels.json`` and
     ``data.json``. Returns (task, data, enc, tokenizer, resolved model)."""
     from tunewise import methods
@@ -296,6 +314,9 @@ def prepare(cfg: Config, task_cls, run: RunDir, main: bool, echo, evaluate_test:
 
     data = task_cls.read_data(cfg)
     split_info = split(task_cls, data, cfg, echo)
+    if continuation is not None and hasattr(continuation, "adjust"):
+        continuation.adjust(data)  # the parent's label map extended; replayed rows in train
+        split_info["rows"]["train"] = len(data.train)
     resolved, tokenizer = load_pretrained(cfg.model.name, lambda p: load_tokenizer(p))
     task = task_cls.from_data(cfg, data, tokenizer)
     task.check_method(methods.resolve(cfg.method)[0])
@@ -390,6 +411,7 @@ def run_one(
     tracker=None,
     evaluate_test: bool = True,
     on_log=None,
+    continuation=None,
 ) -> RunResult:
     """One seed of one run, for any registered task: prepare, train, evaluate, finish."""
     import torch
@@ -403,7 +425,9 @@ def run_one(
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     progress.set_sink(echo)  # the steps after training say what runs, how far, how long
-    task, data, enc, tokenizer, resolved = prepare(cfg, task_cls, run, main, echo, evaluate_test)
+    task, data, enc, tokenizer, resolved = prepare(
+        cfg, task_cls, run, main, echo, evaluate_test, continuation
+    )
     meta = ModelMeta(
         task=task.name,
         max_length=cfg.model.max_length,
@@ -412,7 +436,10 @@ def run_one(
         method=methods.method_record(cfg.method),
         **task.meta(),
     )
-    model = load_model(cfg, task, tokenizer)
+    if continuation is not None and hasattr(continuation, "load_model"):
+        model = continuation.load_model(cfg, task, tokenizer)
+    else:
+        model = load_model(cfg, task, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     before_file = run.path / ".before.json"
     if resume and before_file.is_file():
@@ -435,11 +462,14 @@ def run_one(
         meta,
         model,
         on_log=log_sinks(tracker, on_log),
+        extra_loss=getattr(continuation, "extra_loss", None),
     )
     f = Fitted(
         cfg, run, accelerator, data, enc, model, raw, tokenizer, pad_id, state, metric, echo, extras
     )
     metrics = evaluate(task, f, fitted)
+    if continuation is not None and hasattr(continuation, "after_evaluate"):
+        continuation.after_evaluate(f, metrics)
     if main:
         # what evaluation settled (a threshold, a temperature) is saved with the model, and the
         # label map (with that threshold) once, here
