@@ -21,7 +21,9 @@ def pretrain(
     ] = None,
     text: Annotated[
         Path | None,
-        Opt(help=".txt (a document per line, or blank-line separated), JSONL/CSV/TSV/Parquet, or a folder"),
+        Opt(
+            help=".txt (a document per line, or blank-line separated), JSONL/CSV/TSV/Parquet, or a folder"
+        ),
     ] = None,
     text_column: Annotated[
         str | None, Opt(help="Column(s) with the text, comma-separated [text]")
@@ -45,7 +47,9 @@ def pretrain(
     tokenizer: Annotated[
         str, Opt(help="From scratch: train (WordPiece on the text) or model (--model's)")
     ] = "train",
-    vocab_size: Annotated[int, Opt(help="From scratch: vocabulary of the trained tokenizer")] = 8000,
+    vocab_size: Annotated[
+        int, Opt(help="From scratch: vocabulary of the trained tokenizer")
+    ] = 8000,
     method: Annotated[str | None, Opt(help="mlm: full; clm: lora (default) or full")] = None,
     epochs: Annotated[float | None, Opt(help="Epochs [3]")] = None,
     max_steps: Annotated[int | None, Opt(help="Stop after this many optimizer steps")] = None,
@@ -54,7 +58,9 @@ def pretrain(
     max_length: Annotated[int | None, Opt(help="Tokens per row [128]")] = None,
     seed: Annotated[int | None, Opt(help="Seed [42]")] = None,
     bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast [auto]")] = None,
-    eval_every: Annotated[int | None, Opt(help="Held-out perplexity every N steps [each epoch]")] = None,
+    eval_every: Annotated[
+        int | None, Opt(help="Held-out perplexity every N steps [each epoch]")
+    ] = None,
     allow: Annotated[list[str] | None, Opt("--allow", help="Let this doctor error through")] = None,
     out: Annotated[Path | None, Opt(help="Run directory [runs/<timestamp>]")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing run directory at --out")] = False,

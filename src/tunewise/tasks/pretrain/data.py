@@ -66,17 +66,31 @@ def _read_txt(path: Path) -> list[TextDoc]:
 
 
 def _read_table(path: Path, columns: list[str], quoting: str) -> list[TextDoc]:
-    from tunewise.data.readers import read_examples
+    """Rows of a table, the text columns joined by a newline; empty cells are skipped (an
+    unlabeled corpus has gaps), cells that are not text are a UserError."""
+    from tunewise.data.readers import read_table
 
-    per_col = [
-        read_examples(path, text_column=c, require_label=False, label_column="\0", quoting=quoting)
-        for c in columns
-    ]
+    table = read_table(path, quoting)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise UserError(
+            f"{path}: no column {missing[0]!r} (columns: {', '.join(table.columns)}); "
+            "set --text-column (several: a,b)"
+        )
     docs = []
-    for parts in zip(*per_col):
-        text = "\n".join(p.text for p in parts if p.text and p.text.strip())
-        if text.strip():
-            docs.append(TextDoc(text.strip(), parts[0].where))
+    unit = table.unit
+    for n, row in table.rows:
+        parts = []
+        for c in columns:
+            v = row.get(c)
+            if v is None or (isinstance(v, float) and v != v):
+                continue
+            if not isinstance(v, str):
+                raise UserError(f"{path} {unit} {n}, column {c!r}: expected text, found {v!r}")
+            if v.strip():
+                parts.append(v.strip())
+        if parts:
+            docs.append(TextDoc("\n".join(parts), f"{path} {unit} {n}"))
     return docs
 
 

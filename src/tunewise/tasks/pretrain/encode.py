@@ -126,9 +126,7 @@ def collate_mlm(task, data: LMEncoded, idx: list[int], pad_id: int) -> dict:
             data.visits[i] = visit + 1
         rng = np.random.default_rng([task.seed, i, visit])
         m = choose_masks(data.word_ids[i], task.mask_prob, rng, task.whole_word)
-        x, y = corrupt(
-            data.input_ids[i], m, rng, task.mask_id, task.vocab_size, task.special_ids
-        )
+        x, y = corrupt(data.input_ids[i], m, rng, task.mask_id, task.vocab_size, task.special_ids)
         n = len(x)
         ids[r, :n] = torch.from_numpy(x)
         labels[r, :n] = torch.from_numpy(y)
@@ -142,7 +140,12 @@ def collate_clm(data: LMEncoded, idx: list[int], pad_id: int) -> dict:
     ids, mask = _pad(data, idx, pad_id)
     keep = torch.zeros_like(ids, dtype=torch.bool)
     keep[:, :-1] = mask[:, 1:].bool()
-    return {"input_ids": ids, "attention_mask": mask, "logits_to_keep": keep, "labels": ids[:, 1:][keep[:, :-1]]}
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "logits_to_keep": keep,
+        "labels": ids[:, 1:][keep[:, :-1]],
+    }
 
 
 def row_losses(task, model, data: LMEncoded, batch_size: int, accelerator, pad_id: int) -> dict:

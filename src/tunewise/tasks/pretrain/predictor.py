@@ -55,7 +55,11 @@ class PretrainPredictor:
         for s, c in self._scores(list(inputs)):
             loss = s / c if c else 0.0
             res.append(
-                {"loss": round(loss, 6), "perplexity": round(math.exp(min(loss, 50)), 4), "tokens": c}
+                {
+                    "loss": round(loss, 6),
+                    "perplexity": round(math.exp(min(loss, 50)), 4),
+                    "tokens": c,
+                }
             )
         return res
 
@@ -67,7 +71,10 @@ class PretrainPredictor:
         return read_texts(path, [c.strip() for c in (col or "text").split(",")])
 
     def predict_rows(self, examples: list) -> list[dict]:
-        return [{"text": e.text, **r} for e, r in zip(examples, self.predict([e.text for e in examples]))]
+        return [
+            {"text": e.text, **r}
+            for e, r in zip(examples, self.predict([e.text for e in examples]))
+        ]
 
     def evaluate_file(self, path: Path) -> dict:
         scores = self._scores([e.text for e in self.read_inputs(path)])

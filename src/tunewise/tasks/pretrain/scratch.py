@@ -104,7 +104,9 @@ def build_scratch(
         echo(f"from scratch: reusing {out}")
         return out
     if tokenizer_from is None:
-        echo(f"from scratch: training a WordPiece tokenizer (vocabulary {vocab_size:,}) on {len(texts):,} documents")
+        echo(
+            f"from scratch: training a WordPiece tokenizer (vocabulary {vocab_size:,}) on {len(texts):,} documents"
+        )
         tok = train_tokenizer(texts, vocab_size)
     else:
         tok = AutoTokenizer.from_pretrained(tokenizer_from)

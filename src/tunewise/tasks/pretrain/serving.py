@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tunewise.tasks.text import TextsRequest, texts_route
+from tunewise.tasks.text import texts_route
 
 
 class Score(BaseModel):

@@ -262,7 +262,9 @@ class PretrainTask(Task):
     # -- after training and in use ----------------------------------------------------------
     def evaluate(self, fitted) -> dict:
         f = fitted
-        after = self.split_metrics(f.model, f.enc["dev"], f.eval_batch_size, f.accelerator, f.pad_id)
+        after = self.split_metrics(
+            f.model, f.enc["dev"], f.eval_batch_size, f.accelerator, f.pad_id
+        )
         before = (f.extras or {}).get("before") or {}
         return {
             "dev": after,
