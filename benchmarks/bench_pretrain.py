@@ -132,50 +132,27 @@ def _fewclue(task: str, split: str) -> list[dict]:
     return rows
 
 
-def _bmes_sentences(path: Path) -> list[str]:
-    out, cur = [], []
-    for line in open(path, encoding="utf-8"):
-        line = line.strip()
-        if not line:
-            if cur:
-                out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(line.split()[0])
-    if cur:
-        out.append("".join(cur))
-    return out
-
-
 def chinese_corpus(args, work: Path) -> dict:
-    """The Chinese pretraining text (no test text) and the three tasks' files."""
-    import subprocess
+    """The Chinese pretraining text (examples/pretrain/zh_corpus.py: no test text) and the three
+    tasks' files."""
+    import importlib.util
 
-    texts: list[str] = []
-    thu = work / "thucnews"
-    if not (thu / "train.jsonl").is_file():
-        cli = Path(sys.executable).with_name("tunewise")
-        subprocess.run([str(cli), "data", "get", "thucnews", "--out", str(thu)], check=True)
-    for name in ("train", "dev", "test"):  # THUCNews is not one of the evaluated tasks
-        for line in open(thu / f"{name}.jsonl", encoding="utf-8"):
-            texts.append(json.loads(line)["text"])
-    for r in _csv_rows(SHARED / "zh_cs_qmatch" / "pairs.csv"):
-        if r["split"] == "train":
-            texts += [r["text_a"], r["text_b"]]
-    texts += _bmes_sentences(SHARED / "resume_ner" / "train.char.bmes")
+    recipe = Path(__file__).resolve().parents[1] / "examples" / "pretrain" / "zh_corpus.py"
+    spec = importlib.util.spec_from_file_location("zh_corpus", recipe)
+    zh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zh)
+    built = zh.build(SHARED, work / "zh")
     files: dict = {}
     for task in ("eprstmt", "tnews"):
-        parts = {
-            "train": _fewclue(task, "train_few_all"),
-            "dev": _fewclue(task, "dev_few_all"),
-            "test": _fewclue(task, "test_public"),
-        }
-        texts += [r["text"] for r in parts["train"] + parts["dev"]]
         files[task] = {}
-        for split, rows in parts.items():
+        for split, name in (
+            ("train", "train_few_all"),
+            ("dev", "dev_few_all"),
+            ("test", "test_public"),
+        ):
             p = work / f"{task}_{split}.jsonl"
             with open(p, "w", encoding="utf-8") as f:
-                for r in rows:
+                for r in _fewclue(task, name):
                     f.write(json.dumps(r, ensure_ascii=False) + "\n")
             files[task][split] = p
     ner = SHARED / "resume_ner"
@@ -189,9 +166,12 @@ def chinese_corpus(args, work: Path) -> dict:
         "dev": ner / "dev.char.bmes",
         "test": ner / "test.char.bmes",
     }
-    n = _write_lines(work / "zh.txt", list(dict.fromkeys(texts)))
-    tests = [str(files[t]["test"]) for t in ("eprstmt", "tnews")]
-    return {"text": work / "zh.txt", "documents": n, "files": files, "dedup_against": tests}
+    return {
+        "text": built["text"],
+        "documents": built["documents"],
+        "files": files,
+        "dedup_against": [str(t) for t in built["tests"]],
+    }
 
 
 # -- runs -----------------------------------------------------------------------------------
