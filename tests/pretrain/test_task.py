@@ -126,3 +126,35 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_bert, en_text, tmp_path):
     assert r.metrics["training"]["steps"] == 40
     p = r.metrics["perplexity"]
     assert p["after"] < p["before"]
+
+
+def test_a_model_without_mlm_head_gets_one_tied_to_its_input_embeddings(tiny_bert, tmp_path):
+    from transformers import AutoModelForMaskedLM, BertModel
+
+    from tunewise.tasks.pretrain.task import PretrainTask
+
+    bare = BertModel.from_pretrained(tiny_bert)  # the fixture, like minilm, has no MLM head
+    assert not hasattr(bare, "cls")
+    model = AutoModelForMaskedLM.from_pretrained(tiny_bert)
+    PretrainTask(seed=0).prepare_model(model)
+    emb = model.bert.embeddings.word_embeddings.weight
+    assert model.cls.predictions.decoder.weight.data_ptr() == emb.data_ptr()
+    # a step on the head moves the embeddings: one matrix, not a copy
+    before = emb.detach().clone()
+    model.cls.predictions.decoder.weight.data.add_(1.0)
+    assert not torch.equal(before, emb.detach())
+    # saved and reloaded, the head stays tied
+    model.save_pretrained(tmp_path / "m")
+    again = AutoModelForMaskedLM.from_pretrained(tmp_path / "m")
+    w = again.bert.embeddings.word_embeddings.weight
+    assert again.cls.predictions.decoder.weight.data_ptr() == w.data_ptr()
+
+
+def test_pretraining_computes_every_position_first_position_only_is_not_for_it():
+    """The runner's [CLS]-only last layer (train.first_position_only) would leave the masked
+    positions of the last layer uncomputed: the pretrain task must not ask for it."""
+    from tunewise.tasks.classification.task import ClassificationTask
+    from tunewise.tasks.pretrain.task import PretrainTask
+
+    assert ClassificationTask.reads_first_position is True
+    assert PretrainTask.reads_first_position is False
