@@ -66,7 +66,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--zh-steps", type=int, default=3000)
     p.add_argument("--zh-epochs", type=float, default=10, help="Fine-tuning epochs (few-shot)")
     p.add_argument("--ner-rows", type=int, default=0, help="resume_ner train sentences (0: all)")
-    p.add_argument("--zh-minilm", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument(
+        "--zh-minilm", default=",".join(ZH_TASKS), help="Tasks minilm is fine-tuned on too"
+    )
+    p.add_argument("--zh-tasks", default=",".join(ZH_TASKS))
     # speed
     p.add_argument("--speed-steps", type=int, default=40)
     p.add_argument("--threads", type=int, default=None)
@@ -338,13 +341,13 @@ def part_zh(args, work: Path) -> dict:
         "tasks": {},
     }
     seed = int(args.seeds.split(",")[0])
-    for task in ZH_TASKS:
+    for task in args.zh_tasks.split(","):
         files = data["files"][task]
         kind = "tokens" if task == "resume_ner" else "classification"
         epochs = 3 if kind == "tokens" else args.zh_epochs
         row = {}
         models = [("zh_scratch", str(model_dir), {"lr": 5e-4})]
-        if args.zh_minilm:
+        if task in args.zh_minilm.split(","):
             models.append(("minilm", "minilm", {}))
         for name, model, kw in models:
             res = finetune(
