@@ -69,7 +69,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--zh-minilm", default=",".join(ZH_TASKS), help="Tasks minilm is fine-tuned on too"
     )
+    p.add_argument("--partial", default=None, help="zh: write the results after each task here")
     p.add_argument("--zh-tasks", default=",".join(ZH_TASKS))
+    p.add_argument("--reuse", action="store_true", help="zh: reuse --work's pretrained encoder")
+    p.add_argument("--zh-dev-share", type=float, default=0.1, help="Held-out share of the text")
     # speed
     p.add_argument("--speed-steps", type=int, default=40)
     p.add_argument("--threads", type=int, default=None)
@@ -209,6 +212,8 @@ def finetune(model: str, splits: dict, out: Path, seed: int, args, task="classif
     }
     if "lr" in kw:
         cfg["train"]["lr"] = kw["lr"]
+    if "allow" in kw:
+        cfg["doctor"] = {"allow": kw["allow"]}
     return tunewise.train(cfg, overwrite=True, echo=_echo(out.name))
 
 
@@ -311,22 +316,27 @@ def part_zh(args, work: Path) -> dict:
 
     data = chinese_corpus(args, work)
     t0 = time.perf_counter()
-    r = pretrain(
-        {
-            "task": {"type": "pretrain", "options": {"dedup_against": data["dedup_against"]}},
-            "model": {"max_length": args.max_length},
-            "data": {"train": str(data["text"])},
-            "train": {
-                "max_steps": args.zh_steps,
-                "batch_size": args.batch_size,
-                "checkpoint_every": None,
-                **({"threads": args.threads} if args.threads else {}),
+    done = work / "zh-enc" / "metrics.json"
+    if args.reuse and done.is_file():  # a finished pretraining run of an earlier call
+        perplexity = json.loads(done.read_text())["perplexity"]
+    else:
+        r = pretrain(
+            {
+                "task": {"type": "pretrain", "options": {"dedup_against": data["dedup_against"]}},
+                "model": {"max_length": args.max_length},
+                "data": {"train": str(data["text"]), "split": {"dev": args.zh_dev_share}},
+                "train": {
+                    "max_steps": args.zh_steps,
+                    "batch_size": args.batch_size,
+                    "checkpoint_every": None,
+                    **({"threads": args.threads} if args.threads else {}),
+                },
+                "out": str(work / "zh-enc"),
             },
-            "out": str(work / "zh-enc"),
-        },
-        scratch=Scratch(args.size, 8000, "train"),
-        tag="zh",
-    )
+            scratch=Scratch(args.size, 8000, "train"),
+            tag="zh",
+        )
+        perplexity = r.metrics["perplexity"]
     from transformers import AutoModel
 
     model_dir = work / "zh-enc" / "model"
@@ -336,7 +346,7 @@ def part_zh(args, work: Path) -> dict:
         "size": args.size,
         "parameters": params,
         "steps": args.zh_steps,
-        "perplexity": r.metrics["perplexity"],
+        "perplexity": perplexity,
         "pretrain_seconds": round(time.perf_counter() - t0, 1),
         "tasks": {},
     }
@@ -347,16 +357,20 @@ def part_zh(args, work: Path) -> dict:
         epochs = 3 if kind == "tokens" else args.zh_epochs
         row = {}
         models = [("zh_scratch", str(model_dir), {"lr": 5e-4})]
-        if task in args.zh_minilm.split(","):
-            models.append(("minilm", "minilm", {}))
+        if task in args.zh_minilm.split(","):  # its vocabulary lacks Chinese: the doctor says so
+            models.append(("minilm", "minilm", {"allow": ["unknown_tokens"]}))
         for name, model, kw in models:
-            res = finetune(
-                model, files, work / f"{task}-{name}", seed, args, task=kind, epochs=epochs, **kw
-            )
+            run = work / f"{task}-{name}"
+            if args.reuse and (run / "metrics.json").is_file():
+                res = argparse.Namespace(metrics=json.loads((run / "metrics.json").read_text()))
+            else:
+                res = finetune(model, files, run, seed, args, task=kind, epochs=epochs, **kw)
             row[name] = _score(res, kind)
         if kind == "classification":
             row["tfidf_char_1_3"] = tfidf_char(files)
         out["tasks"][task] = row
+        if args.partial:
+            Path(args.partial).write_text(json.dumps(out, indent=2, default=str))
     return out
 
 
