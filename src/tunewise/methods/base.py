@@ -81,6 +81,12 @@ class Method:
         """Return the model to train (parameters frozen/added as the method says)."""
         raise NotImplementedError
 
+    def prefit(self, model, opts: Options, task, train, pad_id: int, train_cfg, echo) -> dict:
+        """Training the method does before the one loop, on the encoded train split (SetFit's
+        contrastive stage and head); returns its record. When it leaves no parameter
+        trainable, the loop does not run and the model is saved as it is."""
+        return {}
+
     def hooks(self, model, opts: Options) -> MethodHooks | None:
         """Per-step hooks the loop must call, or None."""
         return None
