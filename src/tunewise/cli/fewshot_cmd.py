@@ -11,8 +11,18 @@ Opt = typer.Option
 
 
 def curve(
-    train_file: Annotated[Path, Opt("--train", help="Training data: the pool the shots are drawn from")],
-    out: Annotated[Path, Opt(help="Curve folder (a stopped curve resumes here)")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Dotted overrides, e.g. train.epochs=10; method options (--setfit.iterations "
+            "10) go to that method's cells",
+            show_default=False,
+        ),
+    ] = None,
+    train_file: Annotated[
+        Path | None, Opt("--train", help="Training data: the pool the shots are drawn from")
+    ] = None,
+    out: Annotated[Path | None, Opt(help="Curve folder (a stopped curve resumes here)")] = None,
     test: Annotated[Path | None, Opt(help="Test data; carved from train when absent")] = None,
     dev: Annotated[Path | None, Opt(help="Dev data to draw dev shots from [rest of train]")] = None,
     model: Annotated[str | None, Opt(help="Packaged name, local dir or hub id")] = None,
@@ -30,10 +40,12 @@ def curve(
     from tunewise.config import build_config
     from tunewise.fewshot.curve import parse_budgets, parse_methods, run_curve
 
+    from tunewise.errors import UserError
+
+    if train_file is None or out is None:
+        raise UserError("curve needs --train FILE and --out DIR")
     budgets, names = parse_budgets(shots), parse_methods(methods)
     if draws < 1:
-        from tunewise.errors import UserError
-
         raise UserError(f"--draws: {draws}; give 1 or more")
     flags = {
         "model.name": model,
@@ -45,10 +57,27 @@ def curve(
         "train.epochs": epochs,
         "fewshot.seed": seed,
     }
-    cfg = build_config({}, flags, None)
-    record = run_curve(cfg, budgets, names, draws, out, echo=_echo)
+    plain, method_opts = split_method_overrides(overrides or [])
+    cfg = build_config({}, flags, plain)
+    record = run_curve(cfg, budgets, names, draws, out, echo=_echo, method_options=method_opts)
     print(record["sentence"])
     print(f"curve: {out / 'curve.json'}  page: {out / 'curve.html'}")
+
+
+def split_method_overrides(overrides: list[str]) -> tuple[list[str], dict]:
+    """(overrides for the shared config, {method key: {option: value}}): a curve runs several
+    methods, so each method's options are kept for its own cells."""
+    from tunewise.config import parse_override
+
+    plain: list[str] = []
+    per: dict = {}
+    for item in overrides:
+        keys, value = parse_override(item)
+        if len(keys) >= 3 and keys[0] == "method":
+            per.setdefault(keys[1], {})[".".join(keys[2:])] = value
+        else:
+            plain.append(item)
+    return plain, per
 
 
 def suggest(

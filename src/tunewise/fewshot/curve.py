@@ -70,8 +70,19 @@ def _tfidf_cell(train, dev, test, labels, multi_label) -> dict:
     return {"test": result}
 
 
-def run_curve(cfg: Config, budgets: list, methods: list[str], draws: int, out: Path, echo=None):
+def run_curve(
+    cfg: Config,
+    budgets: list,
+    methods: list[str],
+    draws: int,
+    out: Path,
+    echo=None,
+    method_options: dict | None = None,
+):
     """Run every cell not yet done and write curve.json, curve.html and curve.md.
+
+    Args:
+        method_options: ``{method key: {option: value}}`` for the cells of that method.
 
     Returns:
         the curve record (what curve.json holds).
@@ -111,9 +122,10 @@ def run_curve(cfg: Config, budgets: list, methods: list[str], draws: int, out: P
         if done is None:
             if m in NON_RUN_METHODS:
                 done = _tfidf_cell(tr, dv, test, labels, cfg.task.multi_label)
+                where.mkdir(parents=True, exist_ok=True)
                 write_json(where / "result.json", done)
             else:
-                sub = _cell_config(cfg, m, b, folder, test_file, where)
+                sub = _cell_config(cfg, m, b, folder, test_file, where, method_options or {})
                 done = run_train(sub, overwrite=True, echo=lambda line: None).metrics
             ran += 1
             spent = time.perf_counter() - t_start
@@ -165,8 +177,9 @@ def _finished(where: Path, method: str) -> dict | None:
     return None
 
 
-def _cell_config(cfg: Config, method: str, budget, folder: Path | None, test_file, where: Path):
+def _cell_config(cfg: Config, method: str, budget, folder, test_file, where: Path, options: dict):
     from tunewise.config import MethodConfig
+    from tunewise.methods.base import get_method
 
     if budget == ALL:
         sub = cfg.model_copy(deep=True)
@@ -177,7 +190,8 @@ def _cell_config(cfg: Config, method: str, budget, folder: Path | None, test_fil
         dev = folder / "dev.jsonl"
         dev_file = dev if dev.stat().st_size else None
         sub = sub_config(cfg, folder / "train.jsonl", dev_file, test_file, where)
-    sub.method = MethodConfig(name=method)
+    key = get_method(method).key
+    sub.method = MethodConfig(name=method, **({key: options[key]} if key in options else {}))
     sub.train.lr = None  # each method's own default rate (the runner resolves it)
     return sub
 

@@ -224,7 +224,6 @@ def train_draws(cfg: Config, overwrite: bool = False, echo=None, run_draw=None):
         )
         raise
     metrics = finish_draws(top, results, fs.shots, doctor)
-    echo(metrics["draws"]["sentence"])
     return RunResult(top.path, metrics)
 
 

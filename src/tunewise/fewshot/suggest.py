@@ -42,8 +42,13 @@ def pick(unc: np.ndarray, texts: list[str], n: int, diversity: float = 0.5) -> l
     if not len(texts):
         return []
     pool = np.argsort(-unc, kind="stable")[: min(len(texts), max(10 * n, 200))]
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit([texts[i] for i in pool])
-    x = vec.transform([texts[i] for i in pool])
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
+    try:
+        x = vec.fit_transform([texts[i] for i in pool])
+    except ValueError:  # no word at all (empty or symbol-only texts): uncertainty alone
+        from scipy.sparse import csr_matrix
+
+        x = csr_matrix((len(pool), 1))
     sim_to_picked = np.zeros(len(pool))
     chosen: list[dict] = []
     alive = np.ones(len(pool), dtype=bool)
