@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.fewshot.test_setfit import short_rows
 from tests.conftest import write_jsonl
+from tests.fewshot.test_setfit import short_rows
 from tunewise.cli.main import main
 from tunewise.errors import UserError
 from tunewise.fewshot.curve import curve_sentence, fit_log_linear, parse_budgets
@@ -37,11 +37,19 @@ def test_sentence_names_winners_and_noise():
         s = {"mean": mean, "std": 0.01, "ci95": None, "n": 2, "values": []}
         return {"budget": b, "train_labels": n, "accuracy": s, "macro_f1": s}
 
-    points = {"setfit": [pt(8, 16, 0.7), pt(16, 32, 0.75)], "tfidf": [pt(8, 16, 0.55), pt(16, 32, 0.74)]}
-    fits = {m: fit_log_linear([p["train_labels"] for p in v], [p["accuracy"]["mean"] for p in v]) for m, v in points.items()}
+    points = {
+        "setfit": [pt(8, 16, 0.7), pt(16, 32, 0.75)],
+        "tfidf": [pt(8, 16, 0.55), pt(16, 32, 0.74)],
+    }
+    fits = {
+        m: fit_log_linear([p["train_labels"] for p in v], [p["accuracy"]["mean"] for p in v])
+        for m, v in points.items()
+    }
     text = curve_sentence(points, fits, [8, 16], mde=0.05)
     assert "at 8 per class setfit wins" in text
-    assert "at 16 per class setfit wins (0.750 vs tfidf 0.740) (within the test set's noise)" in text
+    assert (
+        "at 16 per class setfit wins (0.750 vs tfidf 0.740) (within the test set's noise)" in text
+    )
     assert "Doubling the labels is predicted to add +5.0 points" in text and "exact" in text
 
 
@@ -70,10 +78,29 @@ def files(tmp_path_factory):
 
 
 def _curve(tiny_model_dir, files, out, capsys):
-    main(["curve", "--model", str(tiny_model_dir), "--train", str(files["train"]),
-          "--test", str(files["test"]), "--shots", "4,all", "--methods", "setfit,tfidf",
-          "--draws", "2", "--out", str(out), "--epochs", "1",
-          "--setfit.iterations", "4"])
+    main(
+        [
+            "curve",
+            "--model",
+            str(tiny_model_dir),
+            "--train",
+            str(files["train"]),
+            "--test",
+            str(files["test"]),
+            "--shots",
+            "4,all",
+            "--methods",
+            "setfit,tfidf",
+            "--draws",
+            "2",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--setfit.iterations",
+            "4",
+        ]
+    )
     return capsys.readouterr()
 
 
@@ -100,7 +127,9 @@ def test_suggest_writes_n_rows_for_a_person(tiny_model_dir, files, tmp_path, cap
     import tunewise
     from tests.conftest import tiny_config
 
-    cfg = tiny_config(tiny_model_dir, {"train": files["train"], "test": files["test"]}, tmp_path / "r", epochs=1)
+    cfg = tiny_config(
+        tiny_model_dir, {"train": files["train"], "test": files["test"]}, tmp_path / "r", epochs=1
+    )
     cfg["method"] = {"name": "setfit", "setfit": {"iterations": 4}}
     cfg["fewshot"] = {"shots": 4, "draws": 2}
     cfg["task"] = {"label_issues": False}

@@ -22,8 +22,12 @@ def test_class_with_fewer_than_k_is_an_error():
 def test_duplicate_and_near_duplicate_shots_warn():
     dup = "the film was a lovely and moving story about two brothers at sea"
     near = dup + " indeed"
-    d = Draw(1, 0, [_ex(dup, "a", "l2"), _ex(dup, "a", "l9"), _ex("other words", "b", "l3")],
-             [_ex(near, "a", "l7")])
+    d = Draw(
+        1,
+        0,
+        [_ex(dup, "a", "l2"), _ex(dup, "a", "l9"), _ex("other words", "b", "l3")],
+        [_ex(near, "a", "l7")],
+    )
     out = fewshot_doctor(d.train * 3, [d], [_ex("x", "a")] * 5000, 1, DoctorConfig())
     f = {c["check"]: c for c in out["checks"]}["fewshot_duplicates"]
     assert f["severity"] == "warning"

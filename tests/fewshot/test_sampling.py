@@ -12,7 +12,9 @@ from tunewise.fewshot.sampling import class_counts, make_draws, sample_per_class
 
 
 def _rows(n=60, classes=("a", "b", "c")):
-    return [Example(f"text {i}", classes[i % len(classes)], where=f"f line {i + 2}") for i in range(n)]
+    return [
+        Example(f"text {i}", classes[i % len(classes)], where=f"f line {i + 2}") for i in range(n)
+    ]
 
 
 def test_k_per_class_and_seeded():
@@ -43,7 +45,9 @@ def test_dev_from_dev_file_and_no_dev():
 
 
 def test_multi_label_fills_every_label():
-    rows = [Example(f"t{i}", ["x"] + (["y"] if i % 5 == 0 else []), where=str(i)) for i in range(40)]
+    rows = [
+        Example(f"t{i}", ["x"] + (["y"] if i % 5 == 0 else []), where=str(i)) for i in range(40)
+    ]
     idx = sample_per_class(rows, 3, np.random.default_rng(0))
     counts = class_counts([rows[i] for i in idx])
     assert counts["x"] >= 3 and counts["y"] >= 3

@@ -161,8 +161,17 @@ def test_end_to_end_head_runs_the_loop(tiny_model_dir, pool, tmp_path):
 
 
 def test_cli_bad_few_shot_input_is_one_line(tiny_model_dir, pool, tmp_path, capsys):
-    base = ["train", "--model", str(tiny_model_dir), "--train", str(pool["train"]),
-            "--test", str(pool["test"]), "--out", str(tmp_path / "x")]
+    base = [
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--train",
+        str(pool["train"]),
+        "--test",
+        str(pool["test"]),
+        "--out",
+        str(tmp_path / "x"),
+    ]
     for extra, want in (
         (["--draws", "3"], "several draws need shots"),
         (["--shots", "500", "--method", "setfit"], "fewer than K=500"),

@@ -38,9 +38,8 @@ def curve(
 ) -> None:
     """A learning curve: which method wins at which label budget, and what more labels buy."""
     from tunewise.config import build_config
-    from tunewise.fewshot.curve import parse_budgets, parse_methods, run_curve
-
     from tunewise.errors import UserError
+    from tunewise.fewshot.curve import parse_budgets, parse_methods, run_curve
 
     if train_file is None or out is None:
         raise UserError("curve needs --train FILE and --out DIR")

@@ -198,8 +198,10 @@ def print_fewshot(result) -> None:
     else:
         for split in ("dev", "test"):
             if isinstance(m.get(split), dict):
-                print(f"{split}: accuracy {m[split].get('accuracy', float('nan')):.4f}  "
-                      f"macro_f1 {m[split].get('macro_f1', float('nan')):.4f}")
+                print(
+                    f"{split}: accuracy {m[split].get('accuracy', float('nan')):.4f}  "
+                    f"macro_f1 {m[split].get('macro_f1', float('nan')):.4f}"
+                )
     print(f"\nrun directory: {result.path}")
     print(f"use it: tunewise predict {result.path} --input FILE --output preds.jsonl")
 

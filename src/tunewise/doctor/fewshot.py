@@ -62,8 +62,15 @@ def duplicates(draws, threshold: float) -> dict:
                 elif sets[i] and sets[j] and jaccard(sets[i], sets[j]) >= threshold:
                     near.append((rows[i][1].where, rows[j][1].where))
         if exact or near:
-            per_draw.append({"draw": d.index, "exact": exact[:10], "near": near[:10],
-                             "exact_pairs": len(exact), "near_pairs": len(near)})
+            per_draw.append(
+                {
+                    "draw": d.index,
+                    "exact": exact[:10],
+                    "near": near[:10],
+                    "exact_pairs": len(exact),
+                    "near_pairs": len(near),
+                }
+            )
     if per_draw:
         total = sum(p["exact_pairs"] + p["near_pairs"] for p in per_draw)
         first = per_draw[0]

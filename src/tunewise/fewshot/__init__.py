@@ -20,7 +20,7 @@ def train_fewshot(cfg, *, overwrite: bool = False, echo=None):
         if cfg.fewshot.shots is None:
             return run_icl(cfg, overwrite=overwrite, echo=echo)
         return train_draws(
-            cfg, overwrite, echo, run_draw=lambda sub: run_icl(sub, overwrite=False, echo=echo)
+            cfg, overwrite, echo, run_draw=lambda sub: run_icl(sub, echo=echo, demonstrations=True)
         )
     return train_draws(cfg, overwrite, echo)
 

@@ -105,7 +105,9 @@ def run_curve(
         if b == ALL:
             plan.append((ALL, 1, data.train, data.dev or [], None))
             continue
-        for d in make_draws(data.train, data.dev, b, cfg.fewshot.dev_shots, draws, cfg.fewshot.seed):
+        for d in make_draws(
+            data.train, data.dev, b, cfg.fewshot.dev_shots, draws, cfg.fewshot.seed
+        ):
             folder = out / "shots" / f"k{b}" / f"draw-{d.index}"
             if not (folder / "train.jsonl").exists():
                 write_rows(folder / "train.jsonl", d.train, cfg.data)
@@ -241,9 +243,7 @@ def summarize_curve(results: list[dict], methods, budgets, test_rows: int, n_cla
                 }
             )
     fits = {
-        m: fit_log_linear(
-            [p["train_labels"] for p in pts], [p["accuracy"]["mean"] for p in pts]
-        )
+        m: fit_log_linear([p["train_labels"] for p in pts], [p["accuracy"]["mean"] for p in pts])
         for m, pts in points.items()
     }
     mde = detectable_difference(test_rows)

@@ -35,7 +35,9 @@ def log_chart(points: dict, metric: str, title: str, width: int = 560, height: i
     sy = lambda v: y1 - (v - lo_y) / (hi_y - lo_y) * (y1 - y0)  # noqa: E731
     out = _open(width, height, title)
     for t in nice_ticks(lo_y, hi_y):
-        out.append(f'<line x1="{x0}" x2="{x1}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e5e7eb"/>')
+        out.append(
+            f'<line x1="{x0}" x2="{x1}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e5e7eb"/>'
+        )
         out.append(f'<text x="{x0 - 5}" y="{sy(t) + 4:.1f}" text-anchor="end">{t:.2f}</text>')
     for e in range(math.floor(lo_x), math.ceil(hi_x) + 1):
         v = 2.0**e
@@ -44,7 +46,9 @@ def log_chart(points: dict, metric: str, title: str, width: int = 560, height: i
                 f'<line x1="{sx(v):.1f}" x2="{sx(v):.1f}" y1="{y1}" y2="{y1 + 4}" stroke="#444"/>'
                 f'<text x="{sx(v):.1f}" y="{y1 + 16}" text-anchor="middle">{int(v)}</text>'
             )
-    out.append(f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" fill="none" stroke="#444"/>')
+    out.append(
+        f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" fill="none" stroke="#444"/>'
+    )
     out.append(
         f'<text x="{(x0 + x1) / 2}" y="{y1 + 34}" text-anchor="middle">'
         "training labels (log scale)</text>"
@@ -63,7 +67,9 @@ def log_chart(points: dict, metric: str, title: str, width: int = 560, height: i
         coords = [(sx(_x(p)), sy(p[metric]["mean"])) for p in pts]
         if len(coords) > 1:
             path = " ".join(f"{a:.1f},{b:.1f}" for a, b in coords)
-            out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+            out.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>'
+            )
         for p, (cx, cy) in zip(pts, coords):
             ci = p[metric]["ci95"]
             if ci:
@@ -83,7 +89,9 @@ def _table_rows(record: dict) -> list[tuple]:
         for p in pts:
             a, f = p["accuracy"], p["macro_f1"]
             ci = f"{a['ci95'][0]:.3f} to {a['ci95'][1]:.3f}" if a["ci95"] else "-"
-            rows.append((m, str(p["budget"]), p["train_labels"], a["mean"], a["std"], ci, f["mean"], a["n"]))
+            rows.append(
+                (m, str(p["budget"]), p["train_labels"], a["mean"], a["std"], ci, f["mean"], a["n"])
+            )
     return rows
 
 
@@ -103,13 +111,33 @@ def _fit_lines(record: dict) -> list[str]:
 
 def curve_html(record: dict) -> str:
     charts = "".join(
-        log_chart(record["points"], m, f"test {m} vs training labels (mean, 95% interval across draws)")
+        log_chart(
+            record["points"], m, f"test {m} vs training labels (mean, 95% interval across draws)"
+        )
         for m in ("accuracy", "macro_f1")
     )
-    head = ("method", "budget", "train labels", "accuracy", "std", "95% interval", "macro-F1", "draws")
+    head = (
+        "method",
+        "budget",
+        "train labels",
+        "accuracy",
+        "std",
+        "95% interval",
+        "macro-F1",
+        "draws",
+    )
     table = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
     for r in _table_rows(record):
-        cells = [r[0], r[1], str(r[2]), f"{r[3]:.3f}", f"{r[4]:.3f}", r[5], f"{r[6]:.3f}", str(r[7])]
+        cells = [
+            r[0],
+            r[1],
+            str(r[2]),
+            f"{r[3]:.3f}",
+            f"{r[4]:.3f}",
+            r[5],
+            f"{r[6]:.3f}",
+            str(r[7]),
+        ]
         table += "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
     fits = "".join(f"<li>{escape(x)}</li>" for x in _fit_lines(record))
     return (
@@ -136,6 +164,8 @@ def curve_md(record: dict) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in _table_rows(record):
-        lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.3f} | {r[4]:.3f} | {r[5]} | {r[6]:.3f} | {r[7]} |")
+        lines.append(
+            f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.3f} | {r[4]:.3f} | {r[5]} | {r[6]:.3f} | {r[7]} |"
+        )
     lines += ["", "Fits:", ""] + [f"- {x}" for x in _fit_lines(record)] + [""]
     return "\n".join(lines)

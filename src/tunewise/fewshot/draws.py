@@ -215,8 +215,12 @@ def train_draws(cfg: Config, overwrite: bool = False, echo=None, run_draw=None):
             if d.dev:
                 dev_file = folder / "dev.jsonl"
                 write_rows(dev_file, d.dev, cfg.data)
-            sub = sub_config(cfg, folder / "train.jsonl", dev_file, test_file, top.path / f"draw-{d.index}")
-            echo(f"--- draw {d.index} of {len(draws)} (seed {d.seed}, {len(d.train)} train rows) -> {sub.out}")
+            sub = sub_config(
+                cfg, folder / "train.jsonl", dev_file, test_file, top.path / f"draw-{d.index}"
+            )
+            echo(
+                f"--- draw {d.index} of {len(draws)} (seed {d.seed}, {len(d.train)} train rows) -> {sub.out}"
+            )
             results.append(run_draw(sub))
     except BaseException as e:
         top.set_status(
@@ -239,7 +243,11 @@ def finish_draws(top: RunDir, results: list, shots: int, doctor: dict) -> dict:
         "headline": first.get("headline", ["accuracy", "accuracy"]),
         "metric_for_best": metric,
         "method": first.get("method", {}),
-        **{s: {k: v["mean"] for k, v in summary[s].items()} for s in ("dev", "test") if s in summary},
+        **{
+            s: {k: v["mean"] for k, v in summary[s].items()}
+            for s in ("dev", "test")
+            if s in summary
+        },
         "draws": {
             "shots": shots,
             "n": len(results),

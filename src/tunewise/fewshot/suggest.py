@@ -84,8 +84,9 @@ def read_pool(path: Path, settings: dict, text_column: str | None) -> list:
     return read_examples(path, require_label=False, **cols)
 
 
-def suggest(run: Path, pool: Path, n: int, out: Path, text_column: str | None = None,
-            diversity: float = 0.5) -> dict:
+def suggest(
+    run: Path, pool: Path, n: int, out: Path, text_column: str | None = None, diversity: float = 0.5
+) -> dict:
     """Write the ``n`` texts to label next to ``out`` (CSV); returns a short record."""
     from tunewise.run.api import load
 
@@ -109,13 +110,33 @@ def suggest(run: Path, pool: Path, n: int, out: Path, text_column: str | None = 
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["rank", "text", "label", "predicted", "confidence", "uncertainty",
-                    "max_similarity_to_earlier", "where"])
+        w.writerow(
+            [
+                "rank",
+                "text",
+                "label",
+                "predicted",
+                "confidence",
+                "uncertainty",
+                "max_similarity_to_earlier",
+                "where",
+            ]
+        )
         for rank, c in enumerate(chosen, 1):
             r = results[c["row"]]
             pred = "|".join(r["labels"]) if multi else r["label"]
             conf = max(r["scores"].values())
-            w.writerow([rank, texts[c["row"]], "", pred, f"{conf:.4f}", f"{c['uncertainty']:.4f}",
-                        f"{c['max_similarity']:.3f}", examples[c["row"]].where])
+            w.writerow(
+                [
+                    rank,
+                    texts[c["row"]],
+                    "",
+                    pred,
+                    f"{conf:.4f}",
+                    f"{c['uncertainty']:.4f}",
+                    f"{c['max_similarity']:.3f}",
+                    examples[c["row"]].where,
+                ]
+            )
     tmp.replace(out)
     return {"written": len(chosen), "pool": len(texts), "out": str(out)}
