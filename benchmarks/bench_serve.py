@@ -209,7 +209,7 @@ def main() -> None:
         type=float,
         nargs="*",
         default=[0, 2, 10],
-        help="extra tunewise torch servers with these --max-wait-ms (the default is 5)",
+        help="extra tunewise torch servers with these --max-wait-ms (the default is 2)",
     )
     args = ap.parse_args()
     import shutil

@@ -90,6 +90,21 @@ class TaskConfig(_Section):
     """Classification: list the train rows whose label the model doubts (embeddings of train
     once, then 5-fold logistic regression on them; 28 s of a 116 s 1-epoch minilm run on
     10,201 rows here); false skips it."""
+    abstain: bool = False
+    """Classification: answer "out of scope" (abstain) when an input looks unlike the
+    training intents: out-of-scope scores (msp, energy, knn), a threshold chosen on dev for
+    ``abstain_target``, OOS metrics with intervals in metrics.json; predict and serve answer
+    ``abstained`` with the score and threshold."""
+    oos_label: str | None = None
+    """The label of out-of-scope rows (implies abstain). Absent from train: its dev/test rows
+    are kept out of the splits and score the abstention; present in train: an explicit class,
+    whose prediction is an abstention too."""
+    abstain_target: str = "in_scope_recall=0.95"
+    """What the dev-chosen threshold keeps: in_scope_recall=X (X of dev's in-scope rows
+    answered), oos_recall=X or in_scope_precision=X (these need out-of-scope rows in dev)."""
+    abstain_score: Literal["auto", "msp", "energy", "knn"] = "auto"
+    """The out-of-scope score: auto = the best dev AUROC where dev has out-of-scope rows, msp
+    otherwise."""
     options: dict[str, Any] = {}
     """The task's own settings (e.g. ``task.options.loss=huber`` for regression), checked
     against the task's typed options when the run starts and saved with every default."""
@@ -133,6 +148,10 @@ class TrainConfig(_Section):
     bf16 matmul is fast (GPUs with bf16, CPUs with AVX512-BF16/AMX), off elsewhere."""
     group_by_length: bool = True
     """Batch examples of similar length together so little compute goes to padding."""
+    first_position_only: bool = True
+    """For a sequence classifier or regressor of the BERT family, compute in the last layer
+    only the position its head reads ([CLS]): the same numbers up to float rounding, measured
+    1.15-1.19x faster per step for minilm (6 layers)."""
     eval_every: int | None = Field(None, ge=1)
     """Evaluate on dev every N optimizer steps; null means once per epoch."""
     checkpoint_every: int | None = Field(100, ge=1)

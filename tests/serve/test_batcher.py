@@ -238,3 +238,28 @@ def test_two_workers_share_waiting_requests_and_compute_at_once():
     assert asyncio.run(main()) == [[i] for i in range(16)]
     assert peak == 2
     assert sorted(sizes) == [8, 8]
+
+
+def test_a_lone_client_always_runs_on_the_same_worker_thread():
+    """One client's batches take the lowest free worker, so they all run on one thread (with
+    a shared pool they alternated between threads, and the idle one's OpenMP team competed
+    with the working one for the cores)."""
+    threads = []
+
+    def fn(items):
+        threads.append(threading.current_thread().name)
+        time.sleep(0.002)
+        return items
+
+    async def main():
+        b = MicroBatcher(fn, max_batch=8, max_wait_ms=1, max_queue=100, workers=2)
+        b.start()
+        for i in range(30):  # one client: one request after the other
+            assert await b.submit([i]) == [i]
+        # two at once still use both workers
+        await asyncio.gather(b.submit(["a"]), b.submit(["b"]))
+        await b.stop()
+
+    asyncio.run(main())
+    assert len(set(threads[:30])) == 1, set(threads[:30])
+    assert threads[0].startswith("tunewise-model-0")

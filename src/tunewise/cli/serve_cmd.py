@@ -24,7 +24,9 @@ def serve(
     port: Annotated[int, Opt(help="Port")] = 8000,
     backend: Annotated[str, Opt(help="auto (ONNX for an ONNX export), torch or onnx")] = "auto",
     max_batch: Annotated[int, Opt(help="Most texts per forward pass")] = 32,
-    max_wait_ms: Annotated[float, Opt(help="Longest wait for a batch to fill (ms)")] = 5.0,
+    max_wait_ms: Annotated[
+        float, Opt(help="Longest wait for a batch to fill while another computes (ms)")
+    ] = 2.0,
     max_queue: Annotated[int, Opt(help="Most texts waiting per model; more get 503")] = 1024,
     max_texts: Annotated[int, Opt(help="Most texts per request (413 beyond)")] = 256,
     max_chars: Annotated[int, Opt(help="Most characters per text (413 beyond)")] = 10_000,

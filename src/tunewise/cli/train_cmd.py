@@ -51,6 +51,23 @@ def train(
             help="Dev-fitted temperature on scores [on where it helps]",
         ),
     ] = None,
+    abstain: Annotated[
+        bool | None,
+        Opt(
+            "--abstain/--no-abstain",
+            help="Classification: abstain on out-of-scope inputs (threshold chosen on dev)",
+        ),
+    ] = None,
+    oos_label: Annotated[
+        str | None, Opt(help="Label of out-of-scope rows in dev/test (or train); implies --abstain")
+    ] = None,
+    abstain_target: Annotated[
+        str | None,
+        Opt(help="Dev target of the abstention threshold [in_scope_recall=0.95]"),
+    ] = None,
+    abstain_score: Annotated[
+        str | None, Opt(help="Out-of-scope score: auto, msp, energy or knn [auto]")
+    ] = None,
     method: Annotated[
         str | None,
         Opt(help="Fine-tuning method (see `tunewise methods`) [full]; options as --lora.r 8"),
@@ -139,6 +156,10 @@ def train(
         "task.class_weights": class_weights,
         "task.calibrate": calibrate,
         "task.label_issues": label_issues,
+        "task.abstain": True if oos_label is not None and abstain is None else abstain,
+        "task.oos_label": oos_label,
+        "task.abstain_target": abstain_target,
+        "task.abstain_score": abstain_score,
         "method.name": method,
         "task.type": task,
         "data.tag_column": tag_column,

@@ -69,6 +69,15 @@ class OnnxPredictor(_Session, Predictor):
         self._open(path, batch_size, threads)
         self.threshold = self.task.threshold
         self.temperature = self.task.temperature
+        self.abstain, self._bank = self.task.abstain, None
+        if self.abstain and self.abstain.get("score") == "knn":
+            raise UserError(
+                f"{path}: the run abstains by knn (embeddings), which the ONNX export does not "
+                "compute; serve the run itself, or retrain with --abstain-score msp or energy"
+            )
+
+    def forward_encoded(self, data) -> tuple[np.ndarray, None]:
+        return self.logits_encoded(data), None
 
     def logits_encoded(self, data) -> np.ndarray:
         """fp32 logits of tokenized examples, in length-sorted batches, from ONNX Runtime."""

@@ -91,6 +91,11 @@ def fit_best(
     total_steps, _ = planned_steps(train_data, cfg.train, accelerator.num_processes)
     model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
     hooks = methods.method_hooks(model, cfg.method)
+    if cfg.train.first_position_only and task.reads_first_position:
+        from tunewise.models.head_positions import first_position_only
+
+        if first_position_only(model):
+            echo("last layer computes the [CLS] position only (train.first_position_only)")
     method_info = {**methods.method_record(cfg.method), **methods.trainable_summary(model)}
     echo(
         f"method {method_info['name']}: {method_info['trainable']:,} of {method_info['total']:,} "

@@ -48,6 +48,10 @@ def resolve_config(cfg: Config):
 
         cfg.method = MethodConfig(name="lora")  # decoders train LoRA unless told otherwise
     task_cls.configure(cfg)
+    if (cfg.task.abstain or cfg.task.oos_label is not None) and not task_cls.abstains:
+        raise UserError(
+            f"invalid config: --abstain/--oos-label are for classification, not {task_cls.name}"
+        )
     if task_cls.options is not None:
         from pydantic import ValidationError
 

@@ -94,6 +94,9 @@ class TaskData:
     test: list | None = None
     info: dict = field(default_factory=dict)
     """Files, rows read, what the task found in them (label counts, entity types ...)."""
+    held_out: dict = field(default_factory=dict)
+    """Rows of dev/test a task keeps out of the splits, by split name (classification: the
+    out-of-scope rows that score an abstaining classifier)."""
 
 
 @dataclass
@@ -214,6 +217,11 @@ class Task:
     parity_atol: ClassVar[float] = 1e-4
     """Largest logit difference the reload-parity check accepts between the saved model,
     loaded fresh, and the trained one."""
+    abstains: ClassVar[bool] = False
+    """The task can abstain on out-of-scope inputs (``task.abstain``, ``task.oos_label``)."""
+    reads_first_position: ClassVar[bool] = False
+    """The head reads only the first position of the last layer (a [CLS] head): the run may
+    compute that layer for position 0 alone (``train.first_position_only``)."""
     multi_label: bool = False
 
     # -- configuration ----------------------------------------------------------------------

@@ -39,8 +39,20 @@ class Predictor:
         self.max_length = int(meta.max_length)
         self.tokenizer = load_tokenizer(str(model_dir))
         self.model = self.task.load_saved(model_dir, meta.to_dict(), loader)
+        from tunewise.models.head_positions import for_inference
+
+        for_inference(self.model)  # the head reads [CLS]: the last layer computes it alone
         self.batch_size = batch_size
         self.labels = self.task.labels
+        self.abstain = self.task.abstain
+        self._bank = None
+        if self.abstain and self.abstain.get("score") == "knn":
+            bank = model_dir / "abstain_bank.npy"
+            if not bank.exists():
+                raise UserError(
+                    f"{model_dir}: abstain_bank.npy is missing (the knn abstention needs it)"
+                )
+            self._bank = np.load(bank)
 
     @staticmethod
     def task_class():
@@ -55,14 +67,27 @@ class Predictor:
 
     def logits_encoded(self, data) -> np.ndarray:
         """fp32 logits of already tokenized examples (``task.encode``), in length-sorted batches."""
+        return self.forward_encoded(data)[0]
+
+    def forward_encoded(self, data) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, [CLS] embeddings or None): embeddings only where the abstention needs them."""
         from tunewise.training.batching import INFER_MAX_PAD, eval_batches
 
         out = np.zeros((len(data), len(self.labels)), dtype=np.float32)
+        emb = None if self._bank is None else np.zeros((len(data), self._bank.shape[1]), np.float32)
         pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
             for idx in eval_batches(data.lengths, self.batch_size, INFER_MAX_PAD):
-                out[idx] = self.model(**self.task.collate(data, idx, pad)).logits.float().numpy()
-        return out
+                batch = self.task.collate(data, idx, pad)
+                res = self.model(**batch, output_hidden_states=emb is not None)
+                out[idx] = res.logits.float().numpy()
+                if emb is not None:
+                    emb[idx] = res.hidden_states[-1][:, 0].float().numpy()
+        return out, emb
+
+    def _answer(self, examples) -> list[dict]:
+        data = self.task.encode(examples, self.tokenizer, self.max_length, with_labels=False)
+        return self.decode(*self.forward_encoded(data))
 
     def predict(self, texts: list[str], pairs: list[str] | None = None) -> list[dict]:
         """Predict labels for raw texts (and optional second texts of pairs).
@@ -78,9 +103,9 @@ class Predictor:
         if pairs is not None and len(pairs) != len(texts):
             raise UserError(f"{len(pairs)} text pairs for {len(texts)} texts")
         exs = [Example(t, None, pairs[i] if pairs else None) for i, t in enumerate(texts)]
-        return self.decode(self.logits(exs)) if exs else []
+        return self._answer(exs) if exs else []
 
-    def decode(self, logits: np.ndarray) -> list[dict]:
+    def decode(self, logits: np.ndarray, emb: np.ndarray | None = None) -> list[dict]:
         # a temperature fitted on dev (task.calibrate) rescales probabilities, never the argmax
         probs = self.task.probabilities(logits / self.temperature)
         out = []
@@ -94,6 +119,16 @@ class Predictor:
                 out.append(
                     {"label": self.labels[k], "score": round(float(p[k]), 6), "scores": scores}
                 )
+        if self.abstain and out:
+            # the label stays the nearest intent; ``abstained`` says not to act on it
+            from tunewise.tasks.classification.abstain import decide
+
+            for r, (flag, score) in zip(
+                out, decide(self.abstain, logits, self.labels, emb, self._bank)
+            ):
+                r["abstained"] = flag
+                r["oos_score"] = round(score, 6)
+                r["abstain_threshold"] = round(float(self.abstain["threshold"]), 6)
         return out
 
     def evaluate(self, examples, source: str | Path = "data") -> dict:
@@ -129,7 +164,7 @@ class Predictor:
 
     def predict_rows(self, examples: list) -> list[dict]:
         """One result per row, with the row's text (and pair) first."""
-        results = self.decode(self.logits(examples)) if examples else []
+        results = self._answer(examples) if examples else []
         return [
             {
                 "text": e.text,
@@ -165,6 +200,6 @@ class Predictor:
             texts = [items[i][0] for i in idx]
             pairs = [items[i][1] for i in idx] if with_pair else None
             data = encode_for_inference(self.tokenizer, texts, pairs, self.max_length)
-            for i, r in zip(idx, self.decode(self.logits_encoded(data))):
+            for i, r in zip(idx, self.decode(*self.forward_encoded(data))):
                 out[i] = r
         return out

@@ -30,6 +30,11 @@ class Classification(BaseModel):
     score: float | None = Field(None, description="Probability of the predicted label.")
     scores: dict[str, float] = Field(description="Probability of every label.")
     top_k: list[LabelScore] | None = None
+    abstained: bool | None = Field(
+        None, description="Out of scope: the model abstains (runs trained with --abstain)."
+    )
+    oos_score: float | None = Field(None, description="Out-of-scope score (higher: less in scope).")
+    abstain_threshold: float | None = Field(None, description="Abstains above this score.")
 
 
 class ClassifyResponse(BaseModel):

@@ -29,6 +29,8 @@ class ClassificationTask(Task):
     name = "classification"
     summary = "one label per text (or several, multi-label; sentence pairs too)"
     peft_task_type = "SEQ_CLS"
+    reads_first_position = True
+    abstains = True
     log_keys = ("accuracy", "macro_f1", "micro_f1", "mcc")
     headline = ("accuracy", "accuracy")
     doctor_checks = (
@@ -51,13 +53,27 @@ class ClassificationTask(Task):
         self._class_weights = class_weights  # torch tensor or None
         self.threshold = 0.5
         self.temperature = 1.0
+        self.oos_label: str | None = None
+        self.abstain: dict | None = None
+        """Settled on dev after training: score, threshold, temperature, k (None: never)."""
 
     # -- configuration and data -------------------------------------------------------------
+    @classmethod
+    def configure(cls, cfg) -> None:
+        if cfg.task.oos_label is not None:
+            cfg.task.abstain = True
+        if cfg.task.abstain:
+            from tunewise.tasks.classification.abstain import parse_target
+
+            parse_target(cfg.task.abstain_target)
+            if cfg.task.multi_label:
+                raise UserError("--abstain is for single-label classification, not --multi-label")
+
     @classmethod
     def read_data(cls, cfg) -> TaskData:
         from tunewise.tasks.classification.data import read_data
 
-        return read_data(cfg.data, multi_label=cfg.task.multi_label)
+        return read_data(cfg.data, multi_label=cfg.task.multi_label, oos_label=cfg.task.oos_label)
 
     @classmethod
     def group_key(cls, example):
@@ -75,6 +91,7 @@ class ClassificationTask(Task):
     @classmethod
     def from_data(cls, cfg, data: TaskData, tokenizer) -> ClassificationTask:
         task = cls(data.info["labels"], cfg.task.multi_label)
+        task.oos_label = cfg.task.oos_label
         task._class_weights = class_weight_tensor(
             cfg.task.class_weights,
             task.labels,
@@ -88,12 +105,21 @@ class ClassificationTask(Task):
         task = cls(meta.get("labels"), bool(meta.get("multi_label", False)))
         task.threshold = float(meta.get("threshold", 0.5))
         task.temperature = float(meta.get("temperature", 1.0))
+        task.abstain = meta.get("abstain")
+        task.oos_label = (task.abstain or {}).get("oos_label")
         return task
+
+    @property
+    def oos_class(self) -> int | None:
+        """The id of an explicit out-of-scope class in train (None: none)."""
+        return self.label2id.get(self.oos_label) if self.oos_label is not None else None
 
     def meta(self) -> dict:
         out = {"labels": self.labels, "multi_label": self.multi_label, "threshold": self.threshold}
         if self.temperature != 1.0:
             out["temperature"] = self.temperature
+        if self.abstain is not None:
+            out["abstain"] = self.abstain
         return out
 
     def labels_record(self) -> dict:
@@ -206,6 +232,12 @@ class ClassificationTask(Task):
         from tunewise.tasks.classification.summary import print_metrics
 
         print_metrics(metrics, console)
+
+    @classmethod
+    def report_sections(cls, run_data) -> list:
+        from tunewise.tasks.classification.summary import report_sections
+
+        return report_sections(run_data)
 
 
 def class_weight_tensor(setting, labels: list[str], train_y: np.ndarray, multi_label: bool):

@@ -39,6 +39,7 @@ class RegressionTask(Task):
     summary = "a number per text (a rating, a score): MSE/Huber, RMSE/MAE/Pearson/Spearman"
     options = RegressionOptions
     peft_task_type = "SEQ_CLS"
+    reads_first_position = True
     lower_is_better = ("rmse", "mae")
     log_keys = ("rmse", "mae", "pearson", "spearman")
     headline = ("rmse", "RMSE")
