@@ -72,6 +72,24 @@ def test_embedding_is_a_mean_over_every_position(tiny_model_dir):
     assert not torch.allclose(e[0], e[1])  # a token after the first changes the embedding
 
 
+def test_first_position_shortcut_leaves_setfit_alone(tiny_model_dir):
+    """train.first_position_only / the predictor's for_inference patch a BERT classifier's last
+    layer to compute [CLS] alone; SetFit mean-pools every position, so it must stay whole."""
+    from transformers import AutoModelForSequenceClassification
+
+    from tunewise.models.head_positions import first_position_only, for_inference, is_patched
+
+    clf = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    m = setfit_model(clf).eval()
+    ids = torch.tensor([[2, 50, 51, 52, 3]])
+    with torch.no_grad():
+        before = m(ids).logits
+        assert not first_position_only(m) and not for_inference(m) and not is_patched(m)
+        assert torch.equal(m(ids).logits, before)
+    # the same body inside a plain classifier is patched (the shortcut itself is on)
+    assert first_position_only(clf)
+
+
 def short_rows(n: int, seed: int) -> list[dict]:
     """Two to four words, one of them carrying the sentiment (a mean over the tiny model's
     positions must find it; make_rows' long numbers would drown it)."""

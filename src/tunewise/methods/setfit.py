@@ -69,6 +69,9 @@ def _model_class():
         transformers classifier (``.logits``), so the task's collate, loss, predictor and export
         apply."""
 
+        # mean pooling reads every position of the last layer: never the [CLS]-only shortcut
+        reads_every_position = True
+
         def __init__(self, classifier):
             super().__init__()
             self.body = classifier.base_model
