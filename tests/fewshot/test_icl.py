@@ -124,3 +124,45 @@ def test_k_shot_draws_use_each_draws_demonstrations(tiny_llama, files, tmp_path)
         assert dm["icl"]["calibration"]["on"] is False
         assert dm["test"]["accuracy"] == dm["icl"]["calibration"]["accuracy_raw"]
     assert demos[0] != demos[1]
+
+
+def test_curve_runs_icl_cells_with_their_own_decoder(tiny_model_dir, tiny_llama, files, tmp_path):
+    """A curve's icl cells use --icl-model with the draw's shots as demonstrations, the other
+    methods the curve's model; icl skips the budget 'all'."""
+    from tunewise.config import build_config
+    from tunewise.fewshot.curve import run_curve
+
+    cfg = build_config(
+        {},
+        {
+            "model.name": str(tiny_model_dir),
+            "data.train": str(files["train"]),
+            "data.test": str(files["test"]),
+        },
+        [],
+    )
+    lines: list[str] = []
+    opts = {"icl": {"label_words": {"pos": "good", "neg": "bad"}}}
+    rec = run_curve(
+        cfg,
+        [2, "all"],
+        ["tfidf", "icl"],
+        1,
+        tmp_path / "c",
+        echo=lines.append,
+        method_options=opts,
+        icl_model=str(tiny_llama),
+    )
+    assert [p["budget"] for p in rec["points"]["icl"]] == [2]
+    assert [p["budget"] for p in rec["points"]["tfidf"]] == [2, "all"]
+    cell = tmp_path / "c" / "runs" / "icl" / "k2" / "draw-1"
+    prompt = json.loads((cell / "prompt.json").read_text())
+    shots = (tmp_path / "c" / "shots" / "k2" / "draw-1" / "train.jsonl").read_text().splitlines()
+    assert sorted(d["text"] for d in prompt["demonstrations"]) == sorted(
+        json.loads(line)["text"] for line in shots
+    )
+    import yaml
+
+    saved = yaml.safe_load((cell / "config.yaml").read_text())
+    assert saved["model"]["name"] == str(tiny_llama)
+    assert any("skips the budget 'all'" in line for line in lines)

@@ -35,6 +35,9 @@ def curve(
     label_column: Annotated[str | None, Opt(help="Column with the label [label]")] = None,
     epochs: Annotated[float | None, Opt(help="Epochs of the loop-trained methods [3]")] = None,
     seed: Annotated[int | None, Opt(help="Seed of the first draw [0]")] = None,
+    icl_model: Annotated[
+        str, Opt(help="Decoder of the icl cells (demonstrations in the prompt)")
+    ] = "smollm2",
 ) -> None:
     """A learning curve: which method wins at which label budget, and what more labels buy."""
     from tunewise.config import build_config
@@ -58,7 +61,16 @@ def curve(
     }
     plain, method_opts = split_method_overrides(overrides or [])
     cfg = build_config({}, flags, plain)
-    record = run_curve(cfg, budgets, names, draws, out, echo=_echo, method_options=method_opts)
+    record = run_curve(
+        cfg,
+        budgets,
+        names,
+        draws,
+        out,
+        echo=_echo,
+        method_options=method_opts,
+        icl_model=icl_model,
+    )
     print(record["sentence"])
     print(f"curve: {out / 'curve.json'}  page: {out / 'curve.html'}")
 

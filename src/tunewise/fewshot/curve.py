@@ -78,11 +78,14 @@ def run_curve(
     out: Path,
     echo=None,
     method_options: dict | None = None,
+    icl_model: str = "smollm2",
 ):
     """Run every cell not yet done and write curve.json, curve.html and curve.md.
 
     Args:
         method_options: ``{method key: {option: value}}`` for the cells of that method.
+        icl_model: the decoder of the ``icl`` cells (the other methods use ``cfg.model``);
+            ``icl`` puts the draw's shots in the prompt, so it skips the budget ``all``.
 
     Returns:
         the curve record (what curve.json holds).
@@ -114,7 +117,14 @@ def run_curve(
                 write_rows(folder / "dev.jsonl", d.dev, cfg.data)
                 write_json(folder / "draw.json", d.record)
             plan.append((b, d.index, d.train, d.dev, folder))
-    cells = [(m, b, i, tr, dv, f) for (b, i, tr, dv, f) in plan for m in methods]
+    cells = [
+        (m, b, i, tr, dv, f)
+        for (b, i, tr, dv, f) in plan
+        for m in methods
+        if not (m == "icl" and b == ALL)
+    ]
+    if "icl" in methods and ALL in budgets:
+        echo("icl: skips the budget 'all' (every train row in one prompt would not fit)")
     results, t_start, ran = [], time.perf_counter(), 0
     for n, (m, b, i, tr, dv, folder) in enumerate(cells, 1):
         where = out / "runs" / m / f"k{b}" / f"draw-{i}"
@@ -126,6 +136,12 @@ def run_curve(
                 done = _tfidf_cell(tr, dv, test, labels, cfg.task.multi_label)
                 where.mkdir(parents=True, exist_ok=True)
                 write_json(where / "result.json", done)
+            elif m == "icl":
+                from tunewise.fewshot.icl import run_icl
+
+                sub = _cell_config(cfg, m, b, folder, test_file, where, method_options or {})
+                sub.model.name = icl_model
+                done = run_icl(sub, overwrite=True, demonstrations=True).metrics
             else:
                 sub = _cell_config(cfg, m, b, folder, test_file, where, method_options or {})
                 done = run_train(sub, overwrite=True, echo=lambda line: None).metrics
