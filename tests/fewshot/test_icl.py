@@ -166,3 +166,29 @@ def test_curve_runs_icl_cells_with_their_own_decoder(tiny_model_dir, tiny_llama,
     saved = yaml.safe_load((cell / "config.yaml").read_text())
     assert saved["model"]["name"] == str(tiny_llama)
     assert any("skips the budget 'all'" in line for line in lines)
+
+
+def test_cli_icl_run_prints_figures_and_no_predict_hint(tiny_llama, files, tmp_path, capsys):
+    from tunewise.cli.main import main
+
+    main(
+        [
+            "train",
+            "--model",
+            str(tiny_llama),
+            "--method",
+            "icl",
+            "--train",
+            str(files["train"]),
+            "--test",
+            str(files["test"]),
+            "--out",
+            str(tmp_path / "r"),
+            "method.icl.label_words.pos=good",
+            "method.icl.label_words.neg=bad",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "test accuracy" in out or "test: accuracy" in out
+    assert "icl trains no model" in out and "tunewise predict" not in out
+    assert (tmp_path / "r" / "prompt.txt").is_file()

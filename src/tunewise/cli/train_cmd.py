@@ -224,6 +224,9 @@ def print_fewshot(result) -> None:
                     f"macro_f1 {m[split].get('macro_f1', float('nan')):.4f}"
                 )
     print(f"\nrun directory: {result.path}")
+    if (m.get("method") or {}).get("name") == "icl":
+        print("icl trains no model: the prompt is in each run's prompt.json / prompt.txt")
+        return
     print(f"use it: tunewise predict {result.path} --input FILE --output preds.jsonl")
 
 

@@ -69,6 +69,9 @@ class Method:
     """``export --merge`` can fold it into a plain transformers model."""
     needs_base: ClassVar[bool] = True
     """Its saved directory holds only what was trained; loading starts from the base model."""
+    trains_model: ClassVar[bool] = True
+    """It trains and saves a model that reloads, predicts and serves; False for a method that
+    only scores with the pretrained model (``icl``: its run has metrics and a prompt, no model)."""
     shares_base: ClassVar[bool] = False
     """Several saved runs over one base can be attached to one loaded copy of it as named
     adapters (``attach``), one active at a time (peft's multi-adapter models)."""

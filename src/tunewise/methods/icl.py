@@ -39,6 +39,7 @@ class ICL(Method):
     )
     options = ICLOptions
     needs_base = True
+    trains_model = False
 
     def apply(self, model, opts, task, total_steps=None):
         from tunewise.errors import UserError
