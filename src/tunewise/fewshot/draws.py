@@ -73,7 +73,7 @@ def read_pool(cfg: Config):
     from tunewise.run.runner import resolve_config
 
     task_cls = resolve_config(cfg)
-    if task_cls.name != "classification":
+    if not task_cls.classifies_texts:
         raise UserError(f"--shots: few-shot draws are for classification, not {task_cls.name}")
     data = task_cls.read_data(cfg)
     test_rows = None
@@ -239,7 +239,7 @@ def finish_draws(top: RunDir, results: list, shots: int, doctor: dict) -> dict:
     with_dev = [r for r in results if metric in r.metrics.get("dev", {})]
     chosen = max(with_dev, key=lambda r: r.metrics["dev"][metric]) if with_dev else results[0]
     metrics = {
-        "task": first.get("task", "classification"),
+        "task": first["task"],
         "headline": first.get("headline", ["accuracy", "accuracy"]),
         "metric_for_best": metric,
         "method": first.get("method", {}),

@@ -159,7 +159,7 @@ def run_icl(cfg: Config, overwrite: bool = False, echo=None, demonstrations: boo
 
     echo = echo or (lambda line: None)
     task_cls = resolve_config(cfg)
-    if task_cls.name != "classification" or cfg.task.multi_label:
+    if not task_cls.classifies_texts or cfg.task.multi_label:
         raise UserError("method icl: single-label classification only")
     _, opts = resolve(cfg.method)
     head, _ = split_template(opts.template)
@@ -210,7 +210,7 @@ def run_icl(cfg: Config, overwrite: bool = False, echo=None, demonstrations: boo
         write_json(run.path / "prompt.json", prompt)
         (run.path / "prompt.txt").write_text(prefix + head.format(text="{text}"), encoding="utf-8")
         metrics = {
-            "task": "classification",
+            "task": task_cls.name,
             "headline": ["accuracy", "accuracy"],
             "metric_for_best": "accuracy",
             "test": test,

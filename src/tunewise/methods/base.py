@@ -69,6 +69,8 @@ class Method:
     """``export --merge`` can fold it into a plain transformers model."""
     needs_base: ClassVar[bool] = True
     """Its saved directory holds only what was trained; loading starts from the base model."""
+    text_classes_only: ClassVar[bool] = False
+    """Only for tasks with one class (or set) per text (``Task.classifies_texts``)."""
     trains_model: ClassVar[bool] = True
     """It trains and saves a model that reloads, predicts and serves; False for a method that
     only scores with the pretrained model (``icl``: its run has metrics and a prompt, no model)."""

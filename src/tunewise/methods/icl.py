@@ -40,6 +40,7 @@ class ICL(Method):
     options = ICLOptions
     needs_base = True
     trains_model = False
+    text_classes_only = True
 
     def apply(self, model, opts, task, total_steps=None):
         from tunewise.errors import UserError

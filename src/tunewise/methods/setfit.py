@@ -284,10 +284,11 @@ class SetFit(Method):
     )
     options = SetFitOptions
     lr_factor = 1.0
+    text_classes_only = True
     needs_base = True  # the saved file holds body + head; the base gives the architecture
 
     def apply(self, model, opts, task, total_steps=None):
-        if getattr(task, "peft_task_type", None) != "SEQ_CLS":
+        if not getattr(task, "classifies_texts", False):
             from tunewise.errors import UserError
 
             raise UserError(f"method setfit: only for classification, not the {task.name} task")
