@@ -15,8 +15,8 @@ __all__ = ["train", "load", "build_config", "Config", "UserError", "__version__"
 
 def __getattr__(name):
     # Lazy: `import tunewise` and `tunewise --help` must not import torch.
-    if name == "train":
-        from tunewise.run.runner import train
+    if name == "train":  # the runner, or K-shot draws / in-context learning when asked
+        from tunewise.fewshot import train
 
         return train
     if name == "load":

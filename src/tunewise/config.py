@@ -230,6 +230,24 @@ class TuneConfig(_Section):
     """Stop trials whose dev metric trails the others' at the same evaluation (median rule)."""
 
 
+class FewShotConfig(_Section):
+    shots: int | None = Field(None, ge=1)
+    """K: train on K examples per class drawn from train (seeded, recorded); null = all rows."""
+    draws: int = Field(1, ge=1, le=50)
+    """Repeat the run over this many different K-shot draws; mean, std and 95% interval."""
+    dev_shots: int | None = Field(None, ge=0)
+    """Dev examples per class, drawn the same way (from --dev, else from the rest of train;
+    never from test); null = the same as shots; 0 = no dev set."""
+    seed: int = 0
+    """Seed of the first draw; draw i uses seed + i (independent of train.seed)."""
+
+    @model_validator(mode="after")
+    def _draws_need_shots(self) -> FewShotConfig:
+        if self.draws > 1 and self.shots is None:
+            raise ValueError("draws: several draws need shots (give --shots K)")
+        return self
+
+
 class Config(_Section):
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
@@ -241,6 +259,8 @@ class Config(_Section):
     tune: TuneConfig = TuneConfig()
     sft: SFTConfig = SFTConfig()
     """Supervised fine-tuning of decoders (task.type sft)."""
+    fewshot: FewShotConfig = FewShotConfig()
+    """Few labels: K-shot draws from train (--shots, --draws)."""
     out: Path | None = None
     """Run directory; a fresh one under runs/ when absent."""
 

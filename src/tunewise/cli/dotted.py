@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tunewise.errors import UserError
 
-VERBS = {"train"}
+VERBS = {"train", "curve"}
 
 
 def _is_dotted(tok: str) -> bool:

@@ -12,6 +12,7 @@ from tunewise.cli import (
     data_cmd,
     doctor_cmd,
     export_cmd,
+    fewshot_cmd,
     forgetting_cmd,
     generate_cmd,
     methods_cmd,
@@ -71,6 +72,8 @@ app.command("generate")(generate_cmd.generate)
 app.command("chat")(generate_cmd.chat)
 app.command("serve")(serve_cmd.serve)
 app.command("studio")(studio_cmd.studio)
+app.command("curve")(fewshot_cmd.curve)
+app.command("suggest")(fewshot_cmd.suggest)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
 

@@ -101,6 +101,12 @@ def train(
     ] = None,
     max_length: Annotated[int | None, Opt(help="Truncate inputs to this many tokens [128]")] = None,
     seed: Annotated[int | None, Opt(help="Seed [42]")] = None,
+    shots: Annotated[
+        int | None, Opt(help="Few labels: train on K examples per class drawn from train")
+    ] = None,
+    draws: Annotated[
+        int | None, Opt(help="With --shots: repeat over N draws; mean, std, 95% interval [1]")
+    ] = None,
     seeds: Annotated[
         int | None, Opt(help="Train K seeds (seed, seed+1, ...); report mean and std [1]")
     ] = None,
@@ -180,6 +186,8 @@ def train(
         "train.grad_accum": grad_accum,
         "train.lr": lr,
         "train.seed": seed,
+        "fewshot.shots": shots,
+        "fewshot.draws": draws,
         "train.seeds": seeds,
         "train.bf16": bf16,
         "train.eval_every": eval_every,
@@ -222,12 +230,43 @@ def train(
         if result.main:
             print_run(result)
         return
+    from tunewise.fewshot import uses_fewshot
+
+    if resume is None and uses_fewshot(cfg):
+        from tunewise.fewshot import train_fewshot
+
+        print_fewshot(train_fewshot(cfg, overwrite=overwrite, echo=_echo))
+        return
     from tunewise.run.runner import train as run_train
 
     result = run_train(None if resume else cfg, resume=resume, overwrite=overwrite, echo=_echo)
     if not result.main:
         return
     print_run(result)
+
+
+def print_fewshot(result) -> None:
+    """A few-shot run's figures across draws (or its one run), and how to use it."""
+    m = result.metrics
+    d = m.get("draws")
+    if d:
+        print(d["sentence"])
+        for split in ("dev", "test"):
+            for k, s in d["summary"].get(split, {}).items():
+                ci = f" (95% {s['ci95'][0]:.3f}-{s['ci95'][1]:.3f})" if s["ci95"] else ""
+                print(f"{split} {k}: {s['mean']:.4f} +- {s['std']:.4f}{ci}")
+    else:
+        for split in ("dev", "test"):
+            if isinstance(m.get(split), dict):
+                print(
+                    f"{split}: accuracy {m[split].get('accuracy', float('nan')):.4f}  "
+                    f"macro_f1 {m[split].get('macro_f1', float('nan')):.4f}"
+                )
+    print(f"\nrun directory: {result.path}")
+    if (m.get("method") or {}).get("name") == "icl":
+        print("icl trains no model: the prompt is in each run's prompt.json / prompt.txt")
+        return
+    print(f"use it: tunewise predict {result.path} --input FILE --output preds.jsonl")
 
 
 def print_run(result) -> None:

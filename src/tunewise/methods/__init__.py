@@ -5,7 +5,7 @@ Importing this package registers every method; adding a method is one module plu
 line here. Tasks never change when a method is added, and methods never change for a task.
 """
 
-from tunewise.methods import bottleneck, full, ia3, lora, prompts  # noqa: F401  (registers)
+from tunewise.methods import bottleneck, full, ia3, icl, lora, prompts, setfit  # noqa: F401
 from tunewise.methods.api import (
     apply_method,
     attach_trained,

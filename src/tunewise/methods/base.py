@@ -69,6 +69,11 @@ class Method:
     """``export --merge`` can fold it into a plain transformers model."""
     needs_base: ClassVar[bool] = True
     """Its saved directory holds only what was trained; loading starts from the base model."""
+    text_classes_only: ClassVar[bool] = False
+    """Only for tasks with one class (or set) per text (``Task.classifies_texts``)."""
+    trains_model: ClassVar[bool] = True
+    """It trains and saves a model that reloads, predicts and serves; False for a method that
+    only scores with the pretrained model (``icl``: its run has metrics and a prompt, no model)."""
     shares_base: ClassVar[bool] = False
     """Several saved runs over one base can be attached to one loaded copy of it as named
     adapters (``attach``), one active at a time (peft's multi-adapter models)."""
@@ -80,6 +85,12 @@ class Method:
     def apply(self, model, opts: Options, task, total_steps: int | None = None):
         """Return the model to train (parameters frozen/added as the method says)."""
         raise NotImplementedError
+
+    def prefit(self, model, opts: Options, task, train, pad_id: int, train_cfg, echo) -> dict:
+        """Training the method does before the one loop, on the encoded train split (SetFit's
+        contrastive stage and head); returns its record. When it leaves no parameter
+        trainable, the loop does not run and the model is saved as it is."""
+        return {}
 
     def hooks(self, model, opts: Options) -> MethodHooks | None:
         """Per-step hooks the loop must call, or None."""

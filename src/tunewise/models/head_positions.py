@@ -89,7 +89,12 @@ def _forward_first(self, hidden_states, attention_mask=None, *args, **kwargs):
 
 
 def first_position_only(model: nn.Module) -> bool:
-    """Patch ``model``'s last encoder layer to compute position 0 only (True when patched)."""
+    """Patch ``model``'s last encoder layer to compute position 0 only (True when patched).
+
+    A model that reads every position of the last layer (SetFit's mean pooling) says so with
+    ``reads_every_position = True`` and is left alone."""
+    if getattr(model, "reads_every_position", False):
+        return False
     layer = _last_encoder_layer(model)
     if layer is None or not _bert_shaped(layer):
         return False

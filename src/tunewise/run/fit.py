@@ -139,24 +139,31 @@ def fit_best(
         if on_log:
             on_log(rec)
 
+    method, opts = methods.resolve(cfg.method)
+    before = method.prefit(model, opts, task, train_data, pad_id, cfg.train, echo)
+    if before:
+        method_info["before_loop"] = before
     try:
-        state = fit(
-            model=model,
-            task=task,
-            train=train_data,
-            dev=enc["dev"],
-            cfg=cfg.train,
-            accelerator=accelerator,
-            pad_id=pad_id,
-            metric=metric,
-            checkpoint_dir=run.checkpoints,
-            resume=resume,
-            train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
-            on_best=save_model,
-            log=log,
-            echo=echo,
-            method_hooks=hooks,
-        )
+        if before and not any(p.requires_grad for p in model.parameters()):
+            state = _without_loop(model, before, save_model, accelerator)
+        else:
+            state = fit(
+                model=model,
+                task=task,
+                train=train_data,
+                dev=enc["dev"],
+                cfg=cfg.train,
+                accelerator=accelerator,
+                pad_id=pad_id,
+                metric=metric,
+                checkpoint_dir=run.checkpoints,
+                resume=resume,
+                train_probe=_train_probe(enc["train"], enc["dev"], cfg.train.seed),
+                on_best=save_model,
+                log=log,
+                echo=echo,
+                method_hooks=hooks,
+            )
     finally:
         if log_f:
             log_f.close()
@@ -184,6 +191,20 @@ def _with_extra_loss(hooks, term):
 
     own = hooks.extra_loss
     return replace(hooks, extra_loss=term if own is None else (lambda: own() + term()))
+
+
+def _without_loop(model, before: dict, save_model, accelerator):
+    """The loop state of a method that trained outside the loop (``prefit``) and left nothing
+    for it: no steps, no dev evaluations; the model as trained is saved once."""
+    from tunewise.training.loop import LoopState
+
+    state = LoopState(
+        examples=int(before.get("examples", 0)), train_seconds=float(before.get("seconds", 0.0))
+    )
+    if accelerator.is_main_process:
+        save_model(model)
+    accelerator.wait_for_everyone()
+    return state
 
 
 def data_record(info: dict, resolved, enc: dict, **extra) -> dict:

@@ -22,9 +22,12 @@ def method_table(model_name: str, num_labels: int = 2) -> list[tuple]:
     model_lr = recommended_lr(model_name)
     rows = []
     for name, method in all_methods().items():
+        has_options = bool(method.options.model_fields)
+        if not method.trains_model:  # icl: scores with the pretrained model, trains nothing
+            rows.append((name, "0", "0.000", "-", "no", f"method.{method.key}", method.summary))
+            continue
         m = apply_method(copy.deepcopy(base), name, task, total_steps=1000)
         s = trainable_summary(m)
-        has_options = bool(method.options.model_fields)
         rows.append(
             (
                 name,

@@ -219,6 +219,8 @@ class Task:
     loaded fresh, and the trained one."""
     abstains: ClassVar[bool] = False
     """The task can abstain on out-of-scope inputs (``task.abstain``, ``task.oos_label``)."""
+    classifies_texts: ClassVar[bool] = False
+    """One class (or set of classes) per text: what setfit and icl need."""
     reads_first_position: ClassVar[bool] = False
     """The head reads only the first position of the last layer (a [CLS] head): the run may
     compute that layer for position 0 alone (``train.first_position_only``)."""
@@ -298,6 +300,10 @@ class Task:
 
     def check_method(self, method) -> None:
         """Reject a fine-tuning method this task cannot save or use (UserError)."""
+        if getattr(method, "text_classes_only", False) and not self.classifies_texts:
+            raise UserError(
+                f"method {method.name}: only for text classification, not the {self.name} task"
+            )
 
     def prepare_model(self, model) -> None:
         """Adjust the freshly loaded pretrained model before the method is attached."""

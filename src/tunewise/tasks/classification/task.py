@@ -30,6 +30,7 @@ class ClassificationTask(Task):
     summary = "one label per text (or several, multi-label; sentence pairs too)"
     peft_task_type = "SEQ_CLS"
     reads_first_position = True
+    classifies_texts = True
     abstains = True
     log_keys = ("accuracy", "macro_f1", "micro_f1", "mcc")
     headline = ("accuracy", "accuracy")
