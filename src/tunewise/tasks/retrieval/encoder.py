@@ -34,10 +34,11 @@ def embed_rows(model, rows: list[list[int]], pad_id: int, batch_size: int = 64) 
     """Embeddings of token-id rows (length-sorted batches; rows come back in their order)."""
     if not rows:
         return np.zeros((0, 0), dtype=np.float32)
-    device = next(model.parameters()).device
+    params = getattr(model, "parameters", None)  # a served AdapterView has none of its own
+    device = next(params()).device if params else torch.device("cpu")
     order = np.argsort([len(r) for r in rows], kind="stable")
     out: np.ndarray | None = None
-    was_training = model.training
+    was_training = getattr(model, "training", False)
     model.eval()
     with torch.inference_mode():
         for s in range(0, len(rows), batch_size):
@@ -47,7 +48,8 @@ def embed_rows(model, rows: list[list[int]], pad_id: int, batch_size: int = 64) 
             if out is None:
                 out = np.zeros((len(rows), e.shape[1]), dtype=np.float32)
             out[idx] = e
-    model.train(was_training)
+    if was_training:
+        model.train()
     return out
 
 
