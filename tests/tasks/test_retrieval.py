@@ -163,3 +163,27 @@ def test_bad_corpus_is_one_line(tiny_model_dir, files):
     bad = _csv(files["tmp"] / "bad.csv", [{"x": "a", "y": "b"}], ("x", "y"))
     with pytest.raises(UserError, match="no passage column"):
         tunewise.train(_cfg(tiny_model_dir, {**files, "corpus": bad}, files["tmp"] / "bad"))
+
+
+def test_cross_encoder_reranks_the_top_passages(run, tmp_path, tiny_model_dir):
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(1)
+    ce_dir = tmp_path / "ce"
+    cfg = BertConfig.from_pretrained(tiny_model_dir, num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(ce_dir)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(ce_dir)
+    pred = tunewise.load(run.path)
+    q = "what about plot good bad"
+    plain = pred.predict([q], top_k=9)[0]["passages"]
+    pred.task.opts.rerank_model, pred.task.opts.rerank_top = str(ce_dir), 9
+    reranked = pred.predict([q], top_k=9)[0]["passages"]
+    ce = CrossEncoder(str(ce_dir), device="cpu")
+    want = ce.predict([(q, p["text"]) for p in plain])
+    by_text = dict(zip((p["text"] for p in plain), np.asarray(want).reshape(-1)))
+    assert {p["text"] for p in reranked} == set(by_text)  # the same passages, reordered
+    assert [p["score"] for p in reranked] == pytest.approx(
+        sorted(by_text.values(), reverse=True), abs=1e-5
+    )
+    assert [p["text"] for p in reranked] == sorted(by_text, key=lambda t: -by_text[t])
