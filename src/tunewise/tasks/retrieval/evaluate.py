@@ -80,7 +80,7 @@ def evaluate(task, f) -> dict:
 
     corpus = task.corpus
     f.echo(f"indexing {len(corpus.texts)} passages (faiss, exact inner product)")
-    p = embed_rows(f.model, task.corpus_tokens, f.pad_id, f.eval_batch_size)
+    p = task._corpus_embeddings(f.model, f.pad_id, f.eval_batch_size)
     index = build_index(p)
     if f.main:
         save_index(index, f.run.model / INDEX_FILE)

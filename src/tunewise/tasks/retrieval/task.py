@@ -259,10 +259,25 @@ class RetrievalTask(Task):
         q = embed_rows(model, data.input_ids, pad_id, batch_size)
         return q, p, full_ranking(q @ p.T)
 
+    def _corpus_embeddings(self, model, pad_id: int, batch_size: int) -> np.ndarray:
+        """The corpus embedded by ``model`` as its weights are now (dev and the train probe
+        are evaluated one after the other with the same weights: embedded once)."""
+        from tunewise.tasks.retrieval.encoder import embed_rows
+
+        with torch.no_grad():
+            stamp = (id(model), float(sum(p.detach().float().sum() for p in model.parameters())))
+        cached = getattr(self, "_corpus_cache", None)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        p = embed_rows(model, self.corpus_tokens, pad_id, batch_size)
+        self._corpus_cache = (stamp, p)
+        return p
+
     def split_metrics(self, model, data, batch_size: int, accelerator, pad_id: int) -> dict:
         from tunewise.tasks.retrieval.metrics import ranks_of, summarize
 
-        _, _, order = self.rank(model, data, pad_id, batch_size)
+        p = self._corpus_embeddings(model, pad_id, batch_size)
+        _, _, order = self.rank(model, data, pad_id, batch_size, p)
         return summarize(ranks_of(order[:, :100], data.labels), intervals=False)
 
     def default_metric(self) -> str:
