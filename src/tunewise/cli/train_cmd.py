@@ -213,6 +213,10 @@ def print_run(result) -> None:
     console = make_console(soft_wrap=True)  # full width when the output is not a terminal
     task.print_summary(result.metrics, console)
     print(f"\nrun directory: {result.path}")
+    if result.metrics.get("cv"):
+        runs = ", ".join(str(result.path / r) for r in result.metrics["cv"]["runs"])
+        print(f"cross-validation: the pooled figures above; each fold's model in {runs}")
+        return
     if task.route is not None and task.route.generation:
         print(
             f"use it: tunewise generate {result.path} --prompt TEXT   |   "
