@@ -187,3 +187,10 @@ def test_cross_encoder_reranks_the_top_passages(run, tmp_path, tiny_model_dir):
         sorted(by_text.values(), reverse=True), abs=1e-5
     )
     assert [p["text"] for p in reranked] == sorted(by_text, key=lambda t: -by_text[t])
+
+
+def test_cross_validation_refuses_a_test_file(tiny_model_dir, files):
+    cfg = _cfg(tiny_model_dir, files, files["tmp"] / "cv-bad")
+    cfg["task"]["options"] = {"cv_folds": 3}
+    with pytest.raises(UserError, match="the folds are the test sets"):
+        tunewise.train(cfg)
