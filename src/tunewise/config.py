@@ -50,6 +50,8 @@ class DataConfig(_Section):
     """Dev file; split from train when absent."""
     test: Path | None = None
     """Test file; split from train when absent."""
+    corpus: Path | None = None
+    """Retrieval: the passages to retrieve from (default: every passage of the pairs)."""
     text_column: str = "text"
     """Column holding the text."""
     text_pair_column: str | None = None

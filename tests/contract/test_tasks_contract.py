@@ -47,6 +47,18 @@ def _sign_rows(n, seed):
     ]
 
 
+def _retrieval_rows(n, seed):
+    """Questions about a word, each answered by the passage on that word (8 passages)."""
+    rng = random.Random(seed)
+    topics = FILL[:8]
+    rows = []
+    for _ in range(n):
+        t = rng.choice(topics)
+        q = " ".join([t, *rng.sample(POS + NEG, 2)])
+        rows.append({"text": f"what about {q}", "passage": f"{t} is explained here"})
+    return rows
+
+
 def _conll(path, n, seed):
     from tests.unit.test_tokens_cli import _conll as build
 
@@ -73,7 +85,12 @@ def _data(task: str, tmp: Path) -> dict:
             s: write_jsonl(tmp / f"{s}.jsonl", [{"text": r["text"]} for r in make_rows(n, i)])
             for i, (s, n) in enumerate(sizes)
         }
-    rows = {"classification": make_rows, "regression": _regression_rows, "toy_sign": _sign_rows}
+    rows = {
+        "classification": make_rows,
+        "regression": _regression_rows,
+        "retrieval": _retrieval_rows,
+        "toy_sign": _sign_rows,
+    }
     return {s: write_jsonl(tmp / f"{s}.jsonl", rows[task](n, i)) for i, (s, n) in enumerate(sizes)}
 
 

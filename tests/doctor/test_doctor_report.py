@@ -34,6 +34,8 @@ EXPECTED = {
     "end_of_turn": "error",
     "regression_targets": "error",
     "target_conflicts": "warning",
+    "retrieval_pairs": "warning",
+    "retrieval_test_in_train": "warning",
 }
 TOKEN_CHECKS = {
     "unknown_tokens",

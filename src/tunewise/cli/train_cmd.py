@@ -25,6 +25,17 @@ def train(
     ] = None,
     dev: Annotated[Path | None, Opt(help="Dev data; split from train when absent")] = None,
     test: Annotated[Path | None, Opt(help="Test data; split from train when absent")] = None,
+    corpus: Annotated[
+        Path | None, Opt(help="Retrieval: passages to retrieve from (CSV/TSV/JSONL/Parquet)")
+    ] = None,
+    cv_groups: Annotated[
+        int | None,
+        Opt(
+            "--cv-groups",
+            help="Retrieval: K-fold cross-validation grouped by passage over --train "
+            "(task.options.cv_folds)",
+        ),
+    ] = None,
     text_column: Annotated[str | None, Opt(help="Column with the text [text]")] = None,
     text_pair_column: Annotated[
         str | None, Opt(help="Column with the second text of a pair")
@@ -163,6 +174,7 @@ def train(
         "data.train": train_file,
         "data.dev": dev,
         "data.test": test,
+        "data.corpus": corpus,
         "data.text_column": text_column,
         "data.text_pair_column": text_pair_column,
         "data.label_column": label_column,
@@ -177,6 +189,7 @@ def train(
         "task.abstain_score": abstain_score,
         "method.name": method,
         "task.type": task,
+        "task.options.cv_folds": cv_groups,
         "data.tag_column": tag_column,
         "data.tag_scheme": tag_scheme,
         "data.token_format": token_format,
@@ -278,6 +291,10 @@ def print_run(result) -> None:
     console = make_console(soft_wrap=True)  # full width when the output is not a terminal
     task.print_summary(result.metrics, console)
     print(f"\nrun directory: {result.path}")
+    if result.metrics.get("cv"):
+        runs = ", ".join(str(result.path / r) for r in result.metrics["cv"]["runs"])
+        print(f"cross-validation: the pooled figures above; each fold's model in {runs}")
+        return
     if task.route is not None and task.route.generation:
         print(
             f"use it: tunewise generate {result.path} --prompt TEXT   |   "

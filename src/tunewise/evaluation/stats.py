@@ -367,3 +367,28 @@ def compare_runs(run_a, run_b, n_boot: int = 10000, seed: int = 0) -> dict:
         "mcnemar": mc,
         "verdict": verdict(acc, mc),
     }
+
+
+def bootstrap_means(
+    per_row: dict, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> dict[str, list[float]]:
+    """Percentile bootstrap intervals of metrics that are means of per-row values (a
+    retrieval's reciprocal rank, hit@k): every metric resampled on the same rows.
+
+    Args:
+        per_row: metric name -> one value per row (all the same length).
+
+    Returns:
+        metric name -> ``[lo, hi]``.
+    """
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in per_row.items()}
+    n = len(next(iter(arrays.values()))) if arrays else 0
+    if n == 0:
+        return {}
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    out = {}
+    for k, v in arrays.items():
+        means = v[idx].mean(axis=1)
+        lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+        out[k] = [float(lo), float(hi)]
+    return out

@@ -165,6 +165,14 @@ def train(
             cfg.out = _default_out()
         run = RunDir(cfg.out)
     task_cls = resolve_config(cfg)
+    folds = task_cls.cv_folds(cfg) if resume is None else 0
+    if folds > 1:
+        from tunewise.run.folds import train_folds
+
+        try:
+            return train_folds(cfg, folds, overwrite, echo, train)
+        finally:
+            record_run(cfg.out, warn=echo)
     if resume is None and cfg.train.seeds > 1:
         from tunewise.run.seeds import train_seeds
 

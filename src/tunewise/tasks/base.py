@@ -413,6 +413,17 @@ class Task:
         return cls.plain_predictor_class(model_dir, **kw)
 
     @classmethod
+    def cv_folds(cls, cfg) -> int:
+        """How many cross-validation folds ``cfg`` asks for (``run/folds.py`` trains one run
+        per fold when > 1); 0: a single run."""
+        return 0
+
+    @classmethod
+    def pool_folds(cls, paths: list[Path]) -> dict:
+        """Metrics pooled over the folds' runs at ``paths`` (``test``, ``baselines`` ...)."""
+        raise UserError(f"the {cls.name} task has no cross-validation")
+
+    @classmethod
     def print_summary(cls, metrics: dict, console) -> None:
         """Print the terminal summary of a run's (or an evaluation's) metrics on ``console``
         (a rich Console)."""

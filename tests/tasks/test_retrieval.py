@@ -1,0 +1,196 @@
+"""The retrieval task (`--task retrieval`): ranks -> Recall@k/MRR@10/nDCG@10 with intervals,
+the in-batch loss's masking of a batch's duplicate passages, a tiny bi-encoder trained
+through the runner (faiss index saved, baselines, predictor with corpus ids), the doctor's
+pair checks, grouped cross-validation and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import tunewise
+from tests.conftest import NEG, POS, tiny_config
+from tunewise.errors import UserError
+from tunewise.tasks.retrieval.encoder import in_batch_loss
+from tunewise.tasks.retrieval.metrics import ranks_of, summarize
+
+TOPICS = ["film", "story", "plot", "movie", "cast", "really", "very", "quite"]
+
+
+def test_metrics_from_ranks():
+    order = np.array([[3, 1, 2], [1, 3, 2], [2, 1, 3]])
+    assert ranks_of(order, np.array([3, 3, 0])).tolist() == [1, 2, 0]
+    m = summarize(np.array([1, 2, 0, 11]))
+    assert m["recall_at_1"] == 0.25 and m["recall_at_5"] == 0.5 and m["recall_at_10"] == 0.5
+    assert m["mrr_at_10"] == pytest.approx((1 + 0.5) / 4)
+    assert m["ndcg_at_10"] == pytest.approx((1 + 1 / math.log2(3)) / 4)
+    lo, hi = m["ci"]["mrr_at_10"]
+    assert 0 <= lo < m["mrr_at_10"] < hi <= 1
+
+
+def test_in_batch_loss_masks_a_repeated_passage():
+    torch.manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(3, 8), dim=-1)
+    p = q.clone()
+    p[1] = p[0]  # rows 0 and 1 share one passage
+    same = torch.tensor([5, 5, 7])
+    distinct = torch.tensor([5, 6, 7])
+    masked = in_batch_loss(q, [p], [same], 20.0)
+    unmasked = in_batch_loss(q, [p], [distinct], 20.0)
+    # unmasked, row 0's own passage also stands as row 1's negative at the same score
+    assert masked < unmasked - 0.1
+    # masking is exactly dropping the duplicate column from the softmax of rows 0 and 1
+    s = 20 * q @ p.T
+    rows = [s[0, [0, 2]], s[1, [1, 2]], s[2]]
+    expected = torch.stack([-(r[t] - torch.logsumexp(r, 0)) for r, t in zip(rows, [0, 0, 2])])
+    assert masked.item() == pytest.approx(expected.mean().item(), abs=1e-5)
+
+
+def _rows(n, seed):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        t = rng.choice(TOPICS)
+        q = " ".join([t, *rng.sample(POS + NEG, 2)])
+        out.append({"question": f"what about {q}", "answer": f"{t} is explained here"})
+    return out
+
+
+def _csv(path, rows, cols=("question", "answer")):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(cols))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("retr")
+    train = _rows(96, 0)
+    train.append({"question": train[0]["question"], "answer": "cast is explained here"})
+    test = _rows(20, 2) + [dict(train[5])]  # one test question is a train question
+    corpus = [{"id": f"faq-{i}", "answer": f"{t} is explained here"} for i, t in enumerate(TOPICS)]
+    corpus.append({"id": "faq-extra", "answer": "nothing is explained here"})
+    return {
+        "train": _csv(tmp / "train.csv", train),
+        "test": _csv(tmp / "test.csv", test),
+        "corpus": _csv(tmp / "corpus.csv", corpus, ("id", "answer")),
+        "tmp": tmp,
+    }
+
+
+def _cfg(tiny_model_dir, files, out, **data):
+    cfg = tiny_config(
+        tiny_model_dir,
+        {k: files[k] for k in ("train", "test", "corpus") if k in files},
+        out,
+        epochs=3,
+        batch_size=16,
+        lr=3e-3,
+    )
+    cfg["data"].update(text_column="question", text_pair_column="answer", **data)
+    cfg["task"] = {"type": "retrieval"}
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def run(tiny_model_dir, files):
+    return tunewise.train(_cfg(tiny_model_dir, files, files["tmp"] / "run"))
+
+
+def test_trains_indexes_beats_untuned_and_predicts_corpus_ids(run, files):
+    m = run.metrics
+    for split in ("dev", "test"):
+        assert set(m[split]) >= {"recall_at_1", "recall_at_10", "mrr_at_10", "ndcg_at_10"}
+    assert m["test"]["n"] == 21 and "mrr_at_10" in m["test"]["ci"]
+    assert set(m["baselines"]) == {"bm25", "untuned"}
+    # the random tiny encoder ranks blindly; trained, it finds the topic's passage
+    assert m["test"]["mrr_at_10"] > m["baselines"]["untuned"]["mrr_at_10"] + 0.2
+    assert m["test"]["mrr_at_10"] > 0.6
+    assert (run.path / "model" / "index.faiss").is_file()
+    assert m["corpus"]["passages"] == 9
+    pred = tunewise.load(run.path)
+    (res,) = pred.predict(["what about plot good bad"], top_k=3)
+    assert len(res["passages"]) == 3
+    best = res["passages"][0]
+    assert best == {"id": "faq-2", "text": "plot is explained here", "score": best["score"]}
+    scores = [p["score"] for p in res["passages"]]
+    assert scores == sorted(scores, reverse=True)
+    rows = [
+        json.loads(x) for x in (run.path / "predictions" / "test.jsonl").read_text().splitlines()
+    ]
+    assert rows and {"rank_finetuned", "rank_bm25", "rank_untuned"} <= set(rows[0])
+
+
+def test_doctor_flags_pairs(run):
+    doc = json.loads((run.path / "doctor.json").read_text())
+    text = json.dumps(doc)
+    assert "several different passages" in text
+    assert "also train questions" in text
+
+
+def test_grouped_cross_validation(tiny_model_dir, files):
+    cfg = _cfg(tiny_model_dir, {k: v for k, v in files.items() if k != "test"}, files["tmp"] / "cv")
+    cfg["task"]["options"] = {"cv_folds": 2}
+    cfg["train"]["epochs"] = 1
+    r = tunewise.train(cfg)
+    m = r.metrics
+    assert m["cv"]["folds"] == 2 and m["cv"]["runs"] == ["fold-0", "fold-1"]
+    assert m["test"]["n"] == 97  # every train question scored once
+    assert set(m["baselines"]) == {"bm25", "untuned"} and "ci" in m["test"]
+    golds = []
+    for i in range(2):
+        fold = json.loads((r.path / f"fold-{i}" / "data.json").read_text())
+        assert fold["cv"]["fold"] == i
+        meta = json.loads((r.path / f"fold-{i}" / "model" / "tunewise.json").read_text())
+        assert len(meta["corpus"]["ids"]) == 9  # the corpus stays whole in every fold
+        lines = (r.path / f"fold-{i}" / "predictions" / "test.jsonl").read_text().split("\n")
+        golds.append({json.loads(x)["gold_id"] for x in lines if x})
+    # grouped by passage: a passage's questions are all in one fold's test set, so the
+    # passages each fold was tested on are the ones its training never saw
+    assert golds[0] and golds[1] and golds[0].isdisjoint(golds[1])
+    assert golds[0] | golds[1] == {f"faq-{i}" for i in range(8)}
+
+
+def test_bad_corpus_is_one_line(tiny_model_dir, files):
+    bad = _csv(files["tmp"] / "bad.csv", [{"x": "a", "y": "b"}], ("x", "y"))
+    with pytest.raises(UserError, match="no passage column"):
+        tunewise.train(_cfg(tiny_model_dir, {**files, "corpus": bad}, files["tmp"] / "bad"))
+
+
+def test_cross_encoder_reranks_the_top_passages(run, tmp_path, tiny_model_dir):
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(1)
+    ce_dir = tmp_path / "ce"
+    cfg = BertConfig.from_pretrained(tiny_model_dir, num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(ce_dir)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(ce_dir)
+    pred = tunewise.load(run.path)
+    q = "what about plot good bad"
+    plain = pred.predict([q], top_k=9)[0]["passages"]
+    pred.task.opts.rerank_model, pred.task.opts.rerank_top = str(ce_dir), 9
+    reranked = pred.predict([q], top_k=9)[0]["passages"]
+    ce = CrossEncoder(str(ce_dir), device="cpu")
+    want = ce.predict([(q, p["text"]) for p in plain])
+    by_text = dict(zip((p["text"] for p in plain), np.asarray(want).reshape(-1)))
+    assert {p["text"] for p in reranked} == set(by_text)  # the same passages, reordered
+    assert [p["score"] for p in reranked] == pytest.approx(
+        sorted(by_text.values(), reverse=True), abs=1e-5
+    )
+    assert [p["text"] for p in reranked] == sorted(by_text, key=lambda t: -by_text[t])
+
+
+def test_cross_validation_refuses_a_test_file(tiny_model_dir, files):
+    cfg = _cfg(tiny_model_dir, files, files["tmp"] / "cv-bad")
+    cfg["task"]["options"] = {"cv_folds": 3}
+    with pytest.raises(UserError, match="the folds are the test sets"):
+        tunewise.train(cfg)
