@@ -36,6 +36,7 @@ EXPECTED = {
     "target_conflicts": "warning",
     "retrieval_pairs": "warning",
     "retrieval_test_in_train": "warning",
+    "test_texts_in_text": "error",
 }
 TOKEN_CHECKS = {
     "unknown_tokens",

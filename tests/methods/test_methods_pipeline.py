@@ -183,7 +183,13 @@ def test_adapter_reloaded_in_fresh_process_gives_same_logits(tiny_model_dir, tmp
     # the Predictor's batching and padding, on the in-memory trained model
     before = Predictor.__new__(Predictor)
     before.__dict__.update(
-        task=task, tokenizer=tok, max_length=32, batch_size=64, labels=task.labels
+        task=task,
+        tokenizer=tok,
+        max_length=32,
+        batch_size=64,
+        labels=task.labels,
+        abstain=None,
+        _bank=None,
     )
     before.model = model
     expected = before.logits([Example(t, None) for t in texts])

@@ -199,6 +199,7 @@ class RetrievalTask(Task):
         return []  # no head: the encoder's pooled states are the output
 
     def check_method(self, method) -> None:
+        super().check_method(method)  # setfit/icl: text classification only
         if method.name in REFUSED_METHODS:
             raise UserError(
                 f"method {method.name!r} does not apply to retrieval (no head to train, no "
