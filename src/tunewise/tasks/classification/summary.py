@@ -57,12 +57,7 @@ def print_metrics(metrics: dict, console: Console | None = None) -> None:
 
 def _print_abstain(ab: dict, console: Console) -> None:
     """One line per split of the abstaining classifier, with the intervals."""
-
-    def fig(m: dict, k: str) -> str:
-        if m.get(k) is None:
-            return "n/a"
-        ci = m.get("intervals", {}).get(k)
-        return f"{m[k]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+    fig = _fig
 
     console.print(
         f"abstention: score {ab['score']} ({escape(ab['chosen_by'])}), threshold "
