@@ -20,6 +20,7 @@ def __getattr__(name):
 
         return train
     if name == "load":
+        import tunewise.continual  # noqa: F401  (registers the lora-per-task router's loader)
         from tunewise.run.api import load
 
         return load

@@ -14,13 +14,21 @@ from typing import Annotated
 import typer
 
 Opt = typer.Option
+FOR_TASK_HELP = (
+    "lora-per-task run: answer with this task's adapter [the router picks one per input]"
+)
 
 
-def _load(run: Path, text_column, text_pair_column, label_column):
+def _load(run: Path, text_column, text_pair_column, label_column, for_task=None):
     """The run's predictor; column flags override the run's saved data settings."""
     import tunewise
+    from tunewise.errors import UserError
 
     pred = tunewise.load(run)
+    if for_task is not None:
+        if not hasattr(pred, "given"):
+            raise UserError(f"--for-task: {run} is not a lora-per-task run (one model, no tasks)")
+        pred.given(for_task)
     overrides = {
         "text_column": text_column,
         "text_pair_column": text_pair_column,
@@ -40,6 +48,7 @@ def evaluate(
     output: Annotated[
         Path | None, Opt(help="Write metrics JSON here [RUN/evaluations/<file>.json]")
     ] = None,
+    for_task: Annotated[str | None, Opt(help=FOR_TASK_HELP)] = None,
 ) -> None:
     """Evaluate a trained run on a labeled file (metrics over the whole file)."""
     from tunewise.cli.paths import check_output_file
@@ -48,7 +57,7 @@ def evaluate(
 
     if output is not None:
         check_output_file(output, [data])  # never over the input, never onto a folder
-    pred = _load(run, text_column, text_pair_column, label_column)
+    pred = _load(run, text_column, text_pair_column, label_column, for_task)
     metrics = pred.evaluate_file(data)
     pred.task.print_summary({"task": pred.task.name, **metrics}, make_console(soft_wrap=True))
     out = output or run / "evaluations" / f"{data.stem}.json"
@@ -65,6 +74,7 @@ def predict(
     output: Annotated[Path | None, Opt("--output", "-o", help="JSONL predictions [stdout]")] = None,
     text_column: Annotated[str | None, Opt(help="Text column [run's]")] = None,
     text_pair_column: Annotated[str | None, Opt(help="Pair column [run's]")] = None,
+    for_task: Annotated[str | None, Opt(help=FOR_TASK_HELP)] = None,
 ) -> None:
     """Predict every row of a file with the run's task (labels, entities, numbers, answers);
     one JSON object per line, in input order."""
@@ -74,7 +84,7 @@ def predict(
 
     if output is not None:
         check_output_file(output, [input])  # never over the input, never onto a folder
-    pred = _load(run, text_column, text_pair_column, None)
+    pred = _load(run, text_column, text_pair_column, None, for_task)
     if note := describe_temperature(getattr(pred, "temperature", 1.0)):
         print(note, file=sys.stderr)
     exs = pred.read_inputs(input)

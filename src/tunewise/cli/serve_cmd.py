@@ -84,6 +84,7 @@ def serve(
     import torch
     import uvicorn
 
+    import tunewise.continual  # noqa: F401  (a lora-per-task run is served through its router)
     from tunewise.serve import create_app, load_all
     from tunewise.serve.shared_base import shared_bases
 

@@ -9,5 +9,9 @@ from tunewise.continual.continuation import (
     resume_continued,
 )
 from tunewise.continual.forgetting import forgetting
+from tunewise.continual.routed import routed_loader
+from tunewise.run.api import register_loader
+
+register_loader(routed_loader)  # tunewise.load / predict / serve route a lora-per-task run
 
 __all__ = ["STRATEGIES", "Continuation", "continue_train", "forgetting", "resume_continued"]

@@ -106,15 +106,16 @@ def load_served(
         raise UserError(
             f"{path}: no {ONNX_FILE} here; export it with `tunewise export --format onnx`"
         )
-    from tunewise.rundir import META_FILE, RUN_FILE, model_dir_of, read_meta
-    from tunewise.tasks import TASKS, get_task
+    from tunewise.rundir import META_FILE, RUN_FILE
+    from tunewise.tasks import TASKS
 
     if (path / RUN_FILE).is_file() or (path / META_FILE).is_file():
-        _, model_dir = model_dir_of(path)
-        task = get_task(read_meta(model_dir).task)
-        return Served(
-            name, task.name, task.predictor(path, batch_size=batch_size), "torch", str(path)
-        )
+        from tunewise.run.api import load
+
+        pred = load(
+            path, batch_size=batch_size
+        )  # a registered loader's (a routed run) or the task's
+        return Served(name, pred.task.name, pred, "torch", str(path))
     arch = _architecture(path)
     for task in TASKS.values():  # a plain transformers directory: the task that serves its kind
         if any(a.endswith(task.hf_architectures) for a in arch.split()) and task.hf_architectures:

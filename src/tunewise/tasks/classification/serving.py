@@ -35,6 +35,12 @@ class Classification(BaseModel):
     )
     oos_score: float | None = Field(None, description="Out-of-scope score (higher: less in scope).")
     abstain_threshold: float | None = Field(None, description="Abstains above this score.")
+    task: str | None = Field(
+        None, description="lora-per-task runs: the task whose adapter answered."
+    )
+    task_routed: bool | None = Field(
+        None, description="lora-per-task runs: the router picked the task (it was not given)."
+    )
 
 
 class ClassifyResponse(BaseModel):
