@@ -139,6 +139,9 @@ class TrainConfig(_Section):
     lr: float | None = Field(None, gt=0, lt=1)
     """Peak learning rate of AdamW; null = the model's recommended rate (1e-4 for minilm,
     5e-5 for other models); the resolved value is saved in the run's config.yaml."""
+    head_lr: float | None = Field(None, gt=0, lt=1)
+    """Peak learning rate of the task head (the layers the pretrained checkpoint lacks);
+    null = ``lr`` (the same rate as the body)."""
     weight_decay: float = Field(0.01, ge=0)
     """AdamW weight decay (not applied to biases and LayerNorm)."""
     warmup_ratio: float = Field(0.1, ge=0, le=1)

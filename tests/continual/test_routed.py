@@ -8,8 +8,8 @@ import json
 import pytest
 
 import tunewise
-from tests.continual.conftest import make_b
 from tests.conftest import make_rows
+from tests.continual.conftest import make_b
 from tunewise.cli.main import main
 
 

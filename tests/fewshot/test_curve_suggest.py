@@ -121,6 +121,15 @@ def test_curve_runs_resumes_and_writes_page(tiny_model_dir, files, capsys):
     assert "[1/6]" in first.err
     again = _curve(tiny_model_dir, files, out, capsys)
     assert again.err.count("done before (resumed)") == 6
+    # `tunewise report` on the curve directory: the plot and the sentence in the report
+    from tunewise.cli.main import main
+
+    (out / "curve.html").unlink()
+    main(["report", str(out)])
+    report = (out / "report.html").read_text()
+    assert "<svg" in report and "log scale" in report
+    assert rec["sentence"] in report.replace("&#x27;", "'")
+    assert rec["sentence"] in (out / "report.md").read_text()
 
 
 def test_suggest_writes_n_rows_for_a_person(tiny_model_dir, files, tmp_path, capsys):

@@ -58,6 +58,14 @@ def test_empty_train_is_a_user_error():
         make_draws([], None, 2, None, 1, 0)
 
 
+def test_across_draws_interval_is_clipped_to_its_bounds():
+    s = across([0.99, 1.0, 0.9])  # mean 0.963, t half width 0.137: clipped at 1
+    assert s["ci95"][1] == 1.0 and s["ci95"][0] == pytest.approx(0.9633 - 0.1366, abs=1e-3)
+    assert across([0.0, 0.0, 0.3])["ci95"][0] == 0.0
+    assert across([-0.5, 0.5, 0.9], (-1.0, 1.0))["ci95"][0] == -1.0  # mcc: [-1, 1]
+    assert across([5.0, 9.0, 1.0], None)["ci95"][1] > 9.0  # unbounded (a loss)
+
+
 def test_across_draws_interval_and_sentence():
     s = across([0.6, 0.7, 0.8])
     assert s["mean"] == pytest.approx(0.7) and s["std"] == pytest.approx(0.1)

@@ -26,6 +26,7 @@ from tunewise.fewshot.sampling import make_draws
 from tunewise.rundir import MODEL_DIR, PREDICTIONS_DIR, RunDir, prepare_out, write_json
 
 KEYS = ("accuracy", "macro_f1", "micro_f1", "mcc")
+BOUNDS = {"mcc": (-1.0, 1.0)}  # the others are shares in [0, 1]
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
@@ -40,16 +41,21 @@ def t_quantile(df: int) -> float:
     return float(t.ppf(0.975, df))
 
 
-def across(values: list[float]) -> dict:
-    """Mean, sample std and the t-based 95% interval of the mean of ``values``."""
+def across(values: list[float], bounds: tuple[float, float] | None = (0.0, 1.0)) -> dict:
+    """Mean, sample std and the t-based 95% interval of the mean of ``values``, the interval
+    clipped to ``bounds`` (a share cannot leave [0, 1]; None: not clipped). The t interval is
+    symmetric: with 3 draws and a large spread it would otherwise claim accuracies above 1."""
     n = len(values)
     mean = sum(values) / n
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     half = t_quantile(n - 1) * std / math.sqrt(n) if n > 1 else float("nan")
+    lo, hi = mean - half, mean + half
+    if bounds is not None and n > 1:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return {
         "mean": round(mean, 6),
         "std": round(std, 6),
-        "ci95": [round(mean - half, 6), round(mean + half, 6)] if n > 1 else None,
+        "ci95": [round(lo, 6), round(hi, 6)] if n > 1 else None,
         "n": n,
         "values": [round(v, 6) for v in values],
     }
@@ -151,7 +157,7 @@ def summarize(results: list, shots: int) -> dict:
     for split in ("dev", "test"):
         if all(split in m for m in metrics):
             out[split] = {
-                k: across([float(m[split][k]) for m in metrics])
+                k: across([float(m[split][k]) for m in metrics], BOUNDS.get(k, (0.0, 1.0)))
                 for k in KEYS
                 if all(isinstance(m[split].get(k), (int, float)) for m in metrics)
             }

@@ -74,18 +74,29 @@ def bf16_is_fast(device: torch.device) -> bool:
     return times[torch.bfloat16] < 0.7 * times[torch.float32]
 
 
+def is_head(name: str, model) -> bool:
+    """A parameter of the task head: outside the pretrained body (``base_model_prefix``,
+    e.g. ``bert.``), also under a PEFT wrapper (``base_model.model.bert...``)."""
+    inner = getattr(model, "get_base_model", lambda: model)()
+    prefix = getattr(inner, "base_model_prefix", "")
+    return bool(prefix) and not (name.startswith(f"{prefix}.") or f".{prefix}." in name)
+
+
 def build_optimizer(model, cfg: TrainConfig):
-    """AdamW without weight decay on biases and LayerNorm weights."""
-    decay, no_decay = [], []
+    """AdamW without weight decay on biases and LayerNorm weights; the head at
+    ``cfg.head_lr`` when set (a group's ``lr`` is its peak: the schedule scales each)."""
+    groups: dict = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
+        wd = 0.0 if p.ndim < 2 or "norm" in name.lower() else cfg.weight_decay
+        lr = cfg.head_lr if cfg.head_lr is not None and is_head(name, model) else cfg.lr
+        groups.setdefault((wd, lr), []).append(p)
+    return torch.optim.AdamW(
+        [{"params": ps, "weight_decay": wd, "lr": lr} for (wd, lr), ps in groups.items()],
+        lr=cfg.lr,
+        fused=True,
+    )
 
 
 def linear_schedule(optimizer, warmup: int, total: int):
