@@ -1,0 +1,273 @@
+"""[assist] figures: intents that know when they don't know (``banking77_oos``) and FAQ
+retrieval (``bank_faqs``), with tunewise's defaults.
+
+Part ``intents``: 30 training examples for each of banking77_oos's 50 in-scope intents (1,500
+rows, the issue's few-examples regime), dev 6 per intent plus 100 general and 100 in-domain
+out-of-scope questions, test every in-scope test question (2,000) plus the 1,000 general
+out-of-scope ones; the 1,080 in-domain out-of-scope test questions are scored in-process by the
+same model. Per seed, three runs: ``plain`` (no --abstain), ``abstain`` (no out-of-scope row in
+training) and ``abstain+oos`` (300 in-domain out-of-scope training questions as class ``oos``).
+Every out-of-scope score (msp, energy, knn) side by side: AUROC on general and on in-domain
+out-of-scope questions; in-scope accuracy; OOS recall at the dev-chosen threshold.
+
+Part ``faq``: 5-fold cross-validation grouped by answer over all 1,487 questions (``--cv-groups
+5``): BM25, the untuned encoder and the fine-tuned bi-encoder, MRR@10 etc. with intervals.
+
+    .venv/bin/python benchmarks/bench_assist.py --part intents --seeds 3 --out /tmp/bench-assist
+    .venv/bin/python benchmarks/bench_assist.py --part faq --out /tmp/bench-assist
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(
+    os.environ.get("SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets")
+)
+
+
+def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+def intent_data(out: Path) -> dict:
+    rows = list(
+        csv.DictReader(open(SHARED / "banking77_oos" / "banking77_oos.csv", encoding="utf-8"))
+    )
+
+    def take(split, subset, per_label=None, n=None, seed=0):
+        rs = [r for r in rows if r["split"] == split and r["subset"] == subset]
+        if per_label:
+            c: collections.Counter = collections.Counter()
+            keep = []
+            for r in rs:
+                if c[r["label"]] < per_label:
+                    keep.append(r)
+                    c[r["label"]] += 1
+            rs = keep
+        if n is not None:
+            rs = random.Random(seed).sample(rs, min(n, len(rs)))
+        return [(r["text"], r["label"]) for r in rs]
+
+    oos = [(t, "oos") for t, _ in take("train", "id_oos", n=300, seed=1)]
+    d = out / "data"
+    d.mkdir(parents=True, exist_ok=True)
+    dev_oos = [
+        (t, "oos") for t, _ in take("valid", "ood_oos", n=100) + take("valid", "id_oos", n=100)
+    ]
+    return {
+        "train": _write(d / "train.csv", take("train", "in_scope", per_label=30)),
+        "train_oos": _write(d / "train_oos.csv", take("train", "in_scope", per_label=30) + oos),
+        "dev": _write(d / "dev.csv", take("valid", "in_scope", per_label=6) + dev_oos),
+        "dev_in": _write(d / "dev_in.csv", take("valid", "in_scope", per_label=6)),
+        "test": _write(
+            d / "test.csv",
+            take("test", "in_scope") + [(t, "oos") for t, _ in take("test", "ood_oos")],
+        ),
+        "test_in": _write(d / "test_in.csv", take("test", "in_scope")),
+        "in_domain_oos": [t for t, _ in take("test", "id_oos")],
+        "general_oos": [t for t, _ in take("test", "ood_oos")],
+        "in_scope": take("test", "in_scope"),
+        "train_rows": take("train", "in_scope", per_label=30),
+    }
+
+
+def every_score(pred, train_texts: list[str], texts: list[str]) -> dict:
+    """msp, energy and knn for ``texts`` from one loaded run (whatever score it chose)."""
+    from tunewise.data import Example
+    from tunewise.tasks.classification import abstain as ab
+
+    keep = pred._bank
+    pred._bank = np.zeros((1, pred.model.config.hidden_size), np.float32)  # embeddings too
+    try:
+        enc = pred.task.encode
+        _, bank = pred.forward_encoded(
+            enc([Example(t, None) for t in train_texts], pred.tokenizer, pred.max_length, False)
+        )
+        logits, emb = pred.forward_encoded(
+            enc([Example(t, None) for t in texts], pred.tokenizer, pred.max_length, False)
+        )
+    finally:
+        pred._bank = keep
+    settings = pred.abstain or {}
+    oos_class = pred.labels.index("oos") if "oos" in pred.labels else None
+    scores = ab.logit_scores(logits, pred.temperature, oos_class)
+    scores["knn"] = ab.knn_score(ab.normalise(emb), ab.normalise(bank), int(settings.get("k", 10)))
+    pred_ids = logits.argmax(axis=1)
+    if oos_class is not None:
+        for v in scores.values():
+            v[pred_ids == oos_class] = ab.PREDICTED_OOS
+    return {"scores": scores, "labels": [pred.labels[i] for i in pred_ids]}
+
+
+def intents(a, out: Path) -> dict:
+    import tunewise
+    from tunewise.tasks.classification import abstain as ab
+
+    data = intent_data(out)
+    records = []
+    for seed in range(42, 42 + a.seeds):
+        for variant in ("plain", "abstain", "abstain+oos"):
+            run = out / "runs" / f"{variant}-{seed}"
+            cfg = {
+                "model": {"name": a.model},
+                "data": {
+                    "train": str(data["train_oos" if variant == "abstain+oos" else "train"]),
+                    "dev": str(data["dev_in" if variant == "plain" else "dev"]),
+                    "test": str(data["test_in" if variant == "plain" else "test"]),
+                },
+                "task": {"label_issues": False}
+                | ({"abstain": True, "oos_label": "oos"} if variant != "plain" else {}),
+                "train": {"seed": seed},
+                "out": str(run),
+            }
+            t0 = time.time()
+            if not (run / "metrics.json").is_file():
+                tunewise.train(cfg, overwrite=True)
+            m = json.loads((run / "metrics.json").read_text())
+            rec = {"variant": variant, "seed": seed, "seconds": round(time.time() - t0, 1)}
+            if variant == "plain":
+                rec["in_scope_accuracy"] = m["test"]["accuracy"]
+            else:
+                abst = m["abstain"]
+                t = abst["test"]
+                rec.update(
+                    score=abst["score"],
+                    in_scope_accuracy_no_abstention=t["in_scope_accuracy_no_abstention"],
+                    in_scope_accuracy=t["in_scope_accuracy"],
+                    general={
+                        "oos_recall": t["oos_recall"],
+                        "oos_precision": t["oos_precision"],
+                        "auroc": t["auroc"],
+                        "fpr_at_95": t.get("fpr_at_95_in_scope_recall"),
+                    },
+                )
+                pred = tunewise.load(run)
+                ins = [x for x, _ in data["in_scope"]]
+                sc_in = every_score(pred, [x for x, _ in data["train_rows"]], ins)
+                per = {}
+                for name, texts in (
+                    ("general", data["general_oos"]),
+                    ("in_domain", data["in_domain_oos"]),
+                ):
+                    sc_out = every_score(pred, [x for x, _ in data["train_rows"]], texts)
+                    is_oos = np.r_[np.zeros(len(ins), bool), np.ones(len(texts), bool)]
+                    per[name] = {
+                        s: ab.auroc(np.r_[sc_in["scores"][s], sc_out["scores"][s]], is_oos)
+                        for s in ab.SCORES
+                    }
+                    chosen = np.r_[sc_in["scores"][abst["score"]], sc_out["scores"][abst["score"]]]
+                    per[name]["oos_recall_at_threshold"] = float(
+                        (chosen[len(ins) :] > abst["threshold"]).mean()
+                    )
+                rec["auroc_by_score"] = per
+            records.append(rec)
+            print(json.dumps(rec), flush=True)
+    return {"records": records, "summary": _summarize(records)}
+
+
+def _ms(vals) -> dict | None:
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return {
+        "mean": round(float(np.mean(vals)), 4),
+        "std": round(float(np.std(vals, ddof=1)), 4) if len(vals) > 1 else 0.0,
+        "n": len(vals),
+    }
+
+
+def _summarize(records: list[dict]) -> dict:
+    out: dict = {}
+    for variant in ("plain", "abstain", "abstain+oos"):
+        rs = [r for r in records if r["variant"] == variant]
+        if not rs:
+            continue
+        s = {"in_scope_accuracy": _ms(r["in_scope_accuracy"] for r in rs)}
+        if variant != "plain":
+            s["in_scope_accuracy_no_abstention"] = _ms(
+                r["in_scope_accuracy_no_abstention"] for r in rs
+            )
+            s["chosen_scores"] = [r["score"] for r in rs]
+            for where in ("general", "in_domain"):
+                s[where] = {
+                    k: _ms(r["auroc_by_score"][where][k] for r in rs)
+                    for k in ("msp", "energy", "knn", "oos_recall_at_threshold")
+                }
+        out[variant] = s
+    return out
+
+
+def faq(a, out: Path) -> dict:
+    import tunewise
+
+    src = list(csv.DictReader(open(SHARED / "bank_faqs" / "faq.csv", encoding="utf-8")))
+    d = out / "data"
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "faq_all.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["question", "answer", "answer_id"])
+        w.writerows((r["question"], r["answer"], r["answer_id"]) for r in src)
+    with open(d / "corpus.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["answer_id", "answer"])
+        seen = {}
+        for r in src:
+            seen.setdefault(r["answer_id"], r["answer"])
+        w.writerows(sorted(seen.items(), key=lambda kv: int(kv[0])))
+    run = out / "runs" / "faq-cv"
+    cfg = {
+        "model": {"name": a.model},
+        "data": {
+            "train": str(d / "faq_all.csv"),
+            "corpus": str(d / "corpus.csv"),
+            "text_column": "question",
+            "text_pair_column": "answer",
+        },
+        "task": {"type": "retrieval", "options": {"cv_folds": 5}},
+        "train": {"epochs": a.faq_epochs, "seed": 42},
+        "out": str(run),
+    }
+    t0 = time.time()
+    if not (run / "metrics.json").is_file():
+        tunewise.train(cfg, overwrite=True)
+    m = json.loads((run / "metrics.json").read_text())
+    keep = ("mrr_at_10", "recall_at_1", "recall_at_5", "recall_at_10", "ndcg_at_10")
+    rec = {"seconds": round(time.time() - t0, 1), "n": m["test"].get("n")}
+    rec["fine_tuned"] = {k: m["test"].get(k) for k in keep}
+    rec["intervals"] = m["test"].get("intervals")
+    rec["baselines"] = m.get("baselines")
+    print(json.dumps(rec, indent=1), flush=True)
+    return rec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("intents", "faq"), required=True)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--faq-epochs", type=float, default=1.0)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/out/assist"))
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    rec = intents(a, a.out) if a.part == "intents" else faq(a, a.out)
+    (a.out / f"bench_assist_{a.part}.json").write_text(json.dumps(rec, indent=2))
+    if a.part == "intents":
+        print(json.dumps(rec["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
