@@ -218,10 +218,21 @@ class ClassificationTask(Task):
         return "macro_f1" if self.multi_label else "accuracy"
 
     # -- after training and in use ----------------------------------------------------------
+    def before_training(self, model, enc, data, cfg, accelerator, pad_id, tokenizer, echo) -> dict:
+        if cfg.task.head_init != "probe" or self.multi_label:
+            return {}
+        from tunewise.tasks.classification.head_init import probe_head
+
+        done = probe_head(model, self, enc["train"], pad_id, 64, cfg.train.seed, echo)
+        return {"head_init": done} if done else {}
+
     def evaluate(self, fitted) -> dict:
         from tunewise.tasks.classification.evaluate import evaluate
 
-        return evaluate(self, fitted)
+        out = evaluate(self, fitted)
+        if (fitted.extras or {}).get("head_init"):
+            out["head_init"] = fitted.extras["head_init"]
+        return out
 
     def collapse_check(self, logits, split: str) -> dict:
         from tunewise.evaluation.checks import collapse
