@@ -123,7 +123,10 @@ def pg_url(tmp_path_factory):
     if bin_dir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
     pytest.importorskip("psycopg")
-    base = tmp_path_factory.mktemp("pg")
+    import tempfile
+
+    # not under pytest's tmp folder: it is private to root, and the server runs as nobody
+    base = Path(tempfile.mkdtemp(prefix="tunewise-pg-"))
     data = base / "data"
     as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
     if as_user:
@@ -131,7 +134,19 @@ def pg_url(tmp_path_factory):
         os.chmod(base, 0o777)
     env = dict(os.environ, LC_ALL="C", LANG="C")
     subprocess.run(
-        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "tw", "-A", "trust"],
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "tw",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ],
         check=True,
         capture_output=True,
         env=env,
@@ -173,3 +188,4 @@ def pg_url(tmp_path_factory):
             capture_output=True,
             env=env,
         )
+        shutil.rmtree(base, ignore_errors=True)

@@ -64,7 +64,13 @@ def read_file(
     """Events of a JSONL or CSV file (``skip``: records already taken by an earlier run)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.name.lower().removesuffix(".gz").endswith(FORMATS)
+        )
+        if not files:
+            raise UserError(f"{path}: no .jsonl, .csv or .tsv files (optionally .gz) in it")
         for p in files:
             yield from read_file(p, False, poll, 0, stop)
         return
