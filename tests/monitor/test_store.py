@@ -48,7 +48,9 @@ def test_a_failing_batch_leaves_nothing_behind(tmp_path):
     items = [Item("a", 1, "s", "x", ["AAPL"]), Item("b", 2, "s", "y", [])]
     sc = Score("neg", "negative", 0.9, 0.05, {"neg": 0.9})
     s.write_batch(items[:1], {"a": sc}, {}, [], ("s", 1), ("r", "v"))
-    with pytest.raises(Exception):  # scoring "a" twice is a bug: the whole batch is refused
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):  # scoring "a" twice is a bug: the whole batch is refused
         s.write_batch(items[1:] + items[:1], {"a": sc}, {}, [], ("s", 3), ("r", "v"))
     assert s.counts()["items"] == 1 and s.cursor("s") == 1
 
