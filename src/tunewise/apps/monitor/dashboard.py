@@ -15,6 +15,8 @@ import json
 import threading
 from pathlib import Path
 
+from fastapi import Request  # at module level: the annotations are strings
+
 from tunewise.apps.monitor import pages
 from tunewise.apps.monitor.aggregate import by_key, series, top_items
 from tunewise.apps.monitor.items import Columns, Reject, parse_time, to_item
@@ -23,7 +25,7 @@ from tunewise.errors import UserError
 
 def create_app(store, window_s: int, monitor=None, api_key: str | None = None, poll: float = 1.0):
     """The FastAPI app on ``store``; ``monitor`` (a ``Monitor``) scores ``/v1/ingest``."""
-    from fastapi import FastAPI, Request
+    from fastapi import Body, FastAPI
     from fastapi.responses import HTMLResponse, StreamingResponse
 
     from tunewise.serve.http import ApiError, GuardMiddleware, install_error_handlers
@@ -104,7 +106,7 @@ def create_app(store, window_s: int, monitor=None, api_key: str | None = None, p
         return {"items": top_items(store, entity.upper(), lo, lo + window_s, polarity, limit)}
 
     @app.post("/v1/ingest")
-    def ingest(body: dict | list):
+    def ingest(body: dict | list = Body(...)):  # noqa: B008
         if monitor is None:
             raise ApiError(
                 409,

@@ -27,7 +27,7 @@ es.addEventListener('update', ev => {
 
 def _page(title: str, body: str, script: str = "") -> str:
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>{escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>{body}<script>{SSE_JS}{script}</script>"
         "</body></html>"
     )
