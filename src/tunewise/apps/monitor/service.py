@@ -95,6 +95,10 @@ def build(o: MonitorOptions, live: bool, require_time: bool, scorer=None):
         raise UserError(f"--batch-size {o.batch_size}: give at least 1")
     rule = rule_of(o)
     engine_url(o.db)  # a bad --db fails before the model loads
+    src = o.source
+    if src not in ("-", "http") and not src.startswith(("rss:", "http://", "https://")):
+        if not Path(src).exists():
+            raise UserError(f"--source {src}: no such file or folder")
     table = read_table(o.entities) if o.entities else None
     sinks = sinks_of(o)
     if scorer is None:
