@@ -100,6 +100,8 @@ def test_replay_cli_stores_scores_with_run_id_and_version(tiny_run, tmp_path):
 def test_user_mistakes_are_one_line_and_exit_2(tiny_run, tmp_path, capsys, args, says):
     src = write_stream(tmp_path / "s.jsonl", stream(days=1, per_day=2, burst=None))
     args = [a.format(run=tiny_run, tmp=tmp_path, src=src) for a in args]
+    if args[0] != "serve" and "--db" not in args and "--alerts" not in args:
+        args += ["--db", str(tmp_path / "m.db")]
     with pytest.raises(SystemExit) as e:
         main(["monitor", *args])
     err = capsys.readouterr().err

@@ -94,6 +94,9 @@ def build(o: MonitorOptions, live: bool, require_time: bool, scorer=None):
     if o.batch_size < 1:
         raise UserError(f"--batch-size {o.batch_size}: give at least 1")
     rule = rule_of(o)
+    from tunewise.apps.monitor.sources import parse_speed
+
+    parse_speed(o.speed)  # a bad --speed fails before the store is created
     engine_url(o.db)  # a bad --db fails before the model loads
     src = o.source
     if src not in ("-", "http") and not src.startswith(("rss:", "http://", "https://")):
