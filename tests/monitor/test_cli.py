@@ -163,3 +163,53 @@ def test_killed_mid_stream_then_restarted_loses_and_rescores_nothing(tiny_run, t
     assert out["scored"] == len(items) - killed_at
     ids = {r[0] for r in sqlite3.connect(db).execute("SELECT id FROM items")}
     assert ids == {i["id"] for i in items}
+
+
+def test_run_with_an_http_source_scores_what_is_posted(tiny_run, tmp_path):
+    import urllib.request
+
+    from tests.monitor.conftest import _free_port
+
+    port = _free_port()
+    db = tmp_path / "m.db"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(["src", os.getcwd()]))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tunewise",
+            "monitor",
+            "run",
+            "--model",
+            str(tiny_run),
+            "--source",
+            f"http:{port}",
+            "--db",
+            str(db),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.1)
+        body = json.dumps({"items": [{"text": "$AAPL awful and boring"}, {"text": "good $XOM"}]})
+        req = urllib.request.Request(
+            base + "/v1/ingest", body.encode(), {"Content-Type": "application/json"}
+        )
+        got = json.loads(urllib.request.urlopen(req, timeout=30).read())
+        assert got["accepted"] == 2
+        health = json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read())
+        assert health["scored"] == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    ents = {r[0] for r in sqlite3.connect(db).execute("SELECT entity FROM item_entities")}
+    assert ents == {"AAPL", "XOM"}

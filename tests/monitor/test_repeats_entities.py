@@ -108,3 +108,28 @@ def test_entity_table_without_ticker_column_is_a_user_error(tmp_path):
     p.write_text("symbol,name\nAAPL,Apple\n")
     with pytest.raises(UserError, match="needs a 'ticker' column"):
         read_table(p)
+
+
+def test_one_tweet_listed_under_several_tickers_is_one_item_about_each(tmp_path, scorer):
+    """StockNet has a row per (ticker, tweet): the tweet is scored once, counted for both."""
+    from tunewise.apps.monitor.aggregate import series
+
+    rows = [
+        {"tweet_id": "9", "ts_utc": "2014-01-02T10:00:00Z", "ticker": "AAPL", "text": "bad day"},
+        {"tweet_id": "9", "ts_utc": "2014-01-02T10:00:00Z", "ticker": "GOOG", "text": "bad day"},
+    ]
+    db = str(tmp_path / "m.db")
+    cols = Columns("text", "ts_utc", None, "ticker", require_time=True)
+    for batch in ([rows[0], rows[1]], [rows[1]]):  # same batch, then a later one
+        mon = Monitor(Store(db), scorer, 86400, cols=cols)
+        for i, r in enumerate(batch):
+            mon.add(("rec", r, f"line {i}"), "s", None)
+        mon.finish()
+    assert len(scorer.texts) == 1
+    assert {p["key"]: p["n"] for p in series(Store(db), 86400, "entity")} == {"AAPL": 1, "GOOG": 1}
+    # the second row arriving in a later batch (or run) adds its ticker too
+    mon = Monitor(Store(db), scorer, 86400, cols=cols)
+    mon.add(("rec", {**rows[0], "ticker": "MSFT"}, "line 9"), "s", None)
+    mon.finish()
+    assert {p["key"] for p in series(Store(db), 86400, "entity")} == {"AAPL", "GOOG", "MSFT"}
+    assert len(scorer.texts) == 1

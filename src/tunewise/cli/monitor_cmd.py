@@ -17,7 +17,13 @@ app = typer.Typer(
 )
 
 Model = Annotated[Path, Opt("--model", help="A finished sentiment classification run")]
-Source = Annotated[str, Opt("--source", help="JSONL/CSV(.gz) file or folder, - (stdin), rss:URL")]
+Source = Annotated[
+    str,
+    Opt(
+        "--source",
+        help="JSONL/CSV(.gz) file or folder, - (stdin), rss:URL, http:PORT (POST /v1/ingest)",
+    ),
+]
 Db = Annotated[str, Opt("--db", help="SQLite file or postgresql:// URL")]
 Window = Annotated[str, Opt(help="Aggregation and alert window: 30m, 1h, 1d")]
 Entities = Annotated[Path | None, Opt(help="CSV: ticker, company, sector, aliases")]
@@ -49,6 +55,14 @@ def _options(**kw):
 def _go(o, replay: bool, live: bool) -> None:
     from tunewise.apps.monitor.service import build, consume, events_of
 
+    if not replay and (
+        o.source == "http" or o.source.startswith("http:") and o.source[5:].isdigit()
+    ):
+        from tunewise.apps.monitor.dashboard import serve_dashboard
+
+        port = int(o.source[5:]) if o.source.startswith("http:") else 8090
+        serve_dashboard(o.db, "127.0.0.1", port, o.window, o.model, o.entities, None, o)
+        return
     mon = build(o, live=live, require_time=replay)
     events, name, cursor = events_of(o, mon, replay)
 
@@ -100,7 +114,8 @@ def run(
     negative_label: Label = None,
     positive_label: Label = None,
 ) -> None:
-    """Monitor a live source: a file (--follow), stdin (-) or an RSS/Atom feed (rss:URL)."""
+    """Monitor a live source: a file (--follow), stdin (-), an RSS/Atom feed (rss:URL), or
+    items POSTed to /v1/ingest (http:PORT, with the dashboard)."""
     _go(_options(**{k: v for k, v in locals().items()}), replay=False, live=True)
 
 

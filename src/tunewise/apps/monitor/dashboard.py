@@ -161,8 +161,13 @@ def create_app(store, window_s: int, monitor=None, api_key: str | None = None, p
     return app
 
 
-def serve_dashboard(db, host, port, window, model, entities, api_key) -> None:
-    """Open the store and run the dashboard with uvicorn (a bad flag: one line, exit 2)."""
+def serve_dashboard(db, host, port, window, model, entities, api_key, options=None) -> None:
+    """Open the store and run the dashboard with uvicorn (a bad flag: one line, exit 2).
+
+    Args:
+        options: the ``MonitorOptions`` of ``monitor run --source http:PORT`` (its sinks and
+            alert rule score and check what ``/v1/ingest`` takes).
+    """
     import uvicorn
 
     from tunewise.apps.monitor.aggregate import parse_window
@@ -175,7 +180,9 @@ def serve_dashboard(db, host, port, window, model, entities, api_key) -> None:
     if model is not None:
         from tunewise.apps.monitor.service import MonitorOptions, build
 
-        o = MonitorOptions(model=Path(model), source="http", db=str(db), entities=entities)
+        o = options or MonitorOptions(
+            model=Path(model), source="http", db=str(db), entities=entities
+        )
         o.window = f"{window_s // 60}m"
         mon = build(o, live=True, require_time=False)
     if not 0 < port < 65536:

@@ -118,13 +118,23 @@ class Monitor:
         items, self.pending = self.pending, []
         rejects, self.rejects = self.rejects, []
         have = self.store.existing([it.id for it in items])
-        fresh, seen = [], set()
+        fresh, seen = [], {}
+        more: list[tuple[str, str]] = []
         for it in items:
             if it.id in have or it.id in seen:
-                self.stats.skipped += 1
+                # one item listed again under another entity (StockNet: a row per ticker)
+                # adds that entity; a record taken by an earlier run is not scored again
+                first = seen.get(it.id)
+                for e in it.entities:
+                    if first is not None and e not in first.entities:
+                        first.entities.append(e)
+                    elif first is None:
+                        more.append((it.id, e))
+                if first is None:
+                    self.stats.skipped += 1
                 continue
-            seen.add(it.id)
             it.entities = self.entities.find(it.text, it.entities)
+            seen[it.id] = it
             fresh.append(it)
         dups = {}
         for it in fresh:
@@ -143,6 +153,7 @@ class Monitor:
             self.cursor,
             (self.scorer.run_id, self.scorer.version),
             {"window_s": self.window},
+            more,
         )
         self.stats.stored += len(fresh)
         self.stats.scored += len(scores)

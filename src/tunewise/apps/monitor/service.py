@@ -99,7 +99,7 @@ def build(o: MonitorOptions, live: bool, require_time: bool, scorer=None):
     parse_speed(o.speed)  # a bad --speed fails before the store is created
     engine_url(o.db)  # a bad --db fails before the model loads
     src = o.source
-    if src not in ("-", "http") and not src.startswith(("rss:", "http://", "https://")):
+    if src not in ("-", "http") and not src.startswith(("rss:", "http:", "https:")):
         if not Path(src).exists():
             raise UserError(f"--source {src}: no such file or folder")
     table = read_table(o.entities) if o.entities else None

@@ -158,7 +158,7 @@ class Store:
             out.update(r[0] for r in rows)
         return out
 
-    def write_batch(self, items, scores, dups, rejects, cursor, run, meta=None) -> None:
+    def write_batch(self, items, scores, dups, rejects, cursor, run, meta=None, more=()) -> None:
         """One transaction: new items (with entities), their scores, repeats linked to their
         first item, rejects, and where the source stands.
 
@@ -168,6 +168,7 @@ class Store:
             dups: item id -> (first item's id, similarity).
             cursor: (source, records taken) or None.
             run: (run id, version).
+            more: (item id, entity) pairs that stored items are also about.
         """
         from sqlalchemy import text
 
@@ -223,6 +224,14 @@ class Store:
                             "now": now,
                         },
                     )
+            for iid, e in more:
+                c.execute(
+                    text(
+                        "INSERT INTO item_entities (item_id, entity) VALUES (:i, :e) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    {"i": iid, "e": e},
+                )
             for r in rejects:
                 c.execute(
                     text(
