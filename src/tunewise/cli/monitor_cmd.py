@@ -52,8 +52,8 @@ def _options(**kw):
     return MonitorOptions(**kw)
 
 
-def _go(o, replay: bool, live: bool) -> None:
-    from tunewise.apps.monitor.service import build, consume, events_of
+def _go(o, replay: bool, live: bool, engine: str = "local") -> None:
+    from tunewise.apps.monitor.service import build, consume, events_of, prescore_ray
 
     if not replay and (
         o.source == "http" or o.source.startswith("http:") and o.source[5:].isdigit()
@@ -65,6 +65,8 @@ def _go(o, replay: bool, live: bool) -> None:
         return
     mon = build(o, live=live, require_time=replay)
     events, name, cursor = events_of(o, mon, replay)
+    if engine == "ray":
+        events = prescore_ray(mon, events)
 
     def progress(s):
         print(
@@ -155,7 +157,9 @@ def backfill(
     model: Model,
     source: Source,
     db: Db = "monitor.db",
-    engine: Annotated[str, Opt(help="local (this process) or ray")] = "local",
+    engine: Annotated[
+        str, Opt(help="local (this process) or ray (Ray Data actors score the archive)")
+    ] = "local",
     window: Window = "1d",
     entities: Entities = None,
     text_column: Col = None,
@@ -179,13 +183,8 @@ def backfill(
 
     if engine not in ("local", "ray"):
         raise UserError(f"--engine {engine!r}: give local or ray")
-    if engine == "ray":
-        raise UserError(
-            "--engine ray is not available in this build (Ray is not installed with tunewise's "
-            "pins); use --engine local"
-        )
     kw = {k: v for k, v in locals().items() if k != "engine" and k != "UserError"}
-    _go(_options(**kw), replay=True, live=False)
+    _go(_options(**kw), replay=True, live=False, engine=engine)
 
 
 def serve(

@@ -91,12 +91,26 @@ class Scorer:
         self.labels = labels
         self.negative, self.positive, self.note = polarity_of_labels(labels, negative, positive)
         self.run_id, self.version = run_identity(run)
+        self.run = run
+        self.cache: dict[str, dict] = {}
+        """Answers computed ahead (``--engine ray``), by text."""
+
+    def prescore_ray(self, texts: list[str]) -> None:
+        """Answer ``texts`` with Ray Data actors ahead of the loop (same predictor)."""
+        from tunewise.run.engine_ray import predict_ray
+
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        for t, a in zip(todo, predict_ray(self.run, todo, fn="predict")):
+            self.cache[t] = a
 
     def score(self, texts: list[str]) -> list[Score]:
         if not texts:
             return []
+        missing = [t for t in texts if t not in self.cache]
+        fresh = iter(self.predictor.predict(missing) if missing else [])
+        answers = [self.cache[t] if t in self.cache else next(fresh) for t in texts]
         out = []
-        for r in self.predictor.predict(list(texts)):
+        for r in answers:
             probs = {str(k): float(v) for k, v in r["scores"].items()}
             lab = str(r["label"])
             pol = (

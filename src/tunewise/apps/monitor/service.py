@@ -153,6 +153,23 @@ def events_of(o: MonitorOptions, mon, replay: bool):
     return ev, path.name, (name if not path.is_dir() else None)
 
 
+def prescore_ray(mon, events):
+    """Read every event, score the new texts with Ray Data actors, then hand the events on
+    (the loop finds their scores ready; repeats, entities and the store work as always)."""
+    from tunewise.apps.monitor.items import Item, to_item
+
+    events = list(events)
+    items = []
+    for ev in events:
+        if ev[0] == "rec":
+            it = to_item(ev[1], "", ev[2], mon.cols)
+            if isinstance(it, Item):
+                items.append(it)
+    have = mon.store.existing([it.id for it in items])  # stored by an earlier run: not again
+    mon.scorer.prescore_ray([it.text for it in items if it.id not in have])
+    return iter(events)
+
+
 def consume(mon, events, source: str, cursor: str | None, progress=None) -> dict:
     """Feed every event to the loop; the summary (stats and the store's counts)."""
     try:
