@@ -74,9 +74,7 @@ def predict_ray(
 
     if not examples:
         return []
-    ray = init_ray()
-    import ray.data
-
+    ray = init_ray()  # imports ray.data too
     ref = ray.put(examples)
     spans = [{"lo": i, "hi": min(i + chunk, len(examples))} for i in range(0, len(examples), chunk)]
     n = actors or max(1, min(len(spans), int(ray.available_resources().get("CPU", 1))))
