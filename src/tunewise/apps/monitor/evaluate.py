@@ -57,6 +57,8 @@ def read_prices(path: Path) -> dict[str, list[tuple[str, str]]]:
             raise UserError(f"--prices {path}: needs columns ticker, date and movement or ret")
         for i, row in enumerate(r, 2):
             mv = (row.get("movement") or "").strip().lower()
+            if not mv and not (row.get("ret") or "").strip():
+                continue  # a ticker's first day: no move known
             if not mv:
                 try:
                     ret = float(row["ret"])
