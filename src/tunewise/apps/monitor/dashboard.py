@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from pathlib import Path
 
 from fastapi import Request  # at module level: the annotations are strings
@@ -131,7 +132,7 @@ def create_app(store, window_s: int, monitor=None, api_key: str | None = None, p
                 accepted += 1
             before = monitor.stats.alerts
             monitor.flush()
-            monitor.close_windows(now=None)
+            monitor.close_windows(now=int(time.time()) if monitor.live else None)
             new_alerts = monitor.stats.alerts - before
         status = 200 if accepted else 422
         payload = {"accepted": accepted, "rejected": rejected, "alerts": new_alerts}
