@@ -86,3 +86,23 @@ def test_restart_takes_up_where_it_stopped(tmp_path, scorer):
     assert mon.store.counts()["scored"] == len(items)
     assert len(set(scorer.texts)) == len(scorer.texts) == len(items)
     assert scorer.calls > first
+
+
+def test_cooldown_and_minimum_volume_hold_alerts_back(tmp_path, scorer):
+    from dataclasses import replace
+
+    path = write_stream(tmp_path / "s.jsonl", stream(seed=11))
+    days = lambda m: sorted(a["window"]["start"][:10] for a in m.store.alerts())  # noqa: E731
+    # the default cooldown (2 days) keeps the burst's second day quiet
+    mon, _ = _replay(tmp_path / "a.db", scorer, path)
+    assert days(mon) == ["2024-03-25"]
+    no_cool = Monitor(
+        Store(str(tmp_path / "b.db")), scorer, 86400, replace(AlertRule(), cooldown=0), None, COLS
+    )
+    for ev in read_file(path):
+        no_cool.add(ev, "s", None)
+    no_cool.finish()
+    assert days(no_cool) == ["2024-03-25", "2024-03-26"]
+    few = write_stream(tmp_path / "few.jsonl", stream(seed=11, per_day=6))
+    quiet, _ = _replay(tmp_path / "c.db", scorer, few)
+    assert quiet.store.alerts() == []  # 6 items a day: under --min-volume 10
