@@ -51,7 +51,11 @@ def req(port, method, path, body=None, headers=None):
 def filled(tmp_path, scorer):
     path = write_stream(tmp_path / "s.jsonl", stream(seed=11))
     store = Store(str(tmp_path / "m.db"))
-    mon = Monitor(store, scorer, 86400, cols=Columns("text", "time", "id", "ticker", True))
+    from tunewise.apps.monitor.entities import Entity, EntityTable
+
+    table = EntityTable([Entity("AAPL", "Apple", "Tech"), Entity("XOM", "Exxon", "Energy")])
+    cols = Columns("text", "time", "id", "ticker", True)
+    mon = Monitor(store, scorer, 86400, entities=table, cols=cols)
     for ev in read_file(path):
         mon.add(ev, "s", None)
     mon.finish()
@@ -66,6 +70,7 @@ def test_pages_and_api(filled):
         assert st == 200 and health["status"] == "ok" and health["scored"] == 1800
         st, html = req(port, "GET", "/")
         assert st == 200 and all(t in html for t in ("AAPL", "MSFT", "XOM"))
+        assert "id='sectors'" in html and "Energy" in html and "Tech" in html
         assert (
             "<script src" not in html
             and "http" not in html.split("<body>")[1].split("EventSource")[0]

@@ -67,6 +67,7 @@ def create_app(store, window_s: int, monitor=None, api_key: str | None = None, p
             series(store, window_s, "overall"),
             store.counts(),
             window_s,
+            by_key(series(store, window_s, "sector")),
         )
 
     @app.get("/entity/{ticker}", response_class=HTMLResponse)

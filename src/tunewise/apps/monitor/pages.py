@@ -73,7 +73,23 @@ def _alert_li(a: dict) -> str:
     )
 
 
-def overview(rows: list[dict], alerts: list[dict], overall: list[dict], counts, window_s) -> str:
+def sectors_table(sectors: dict[str, list[dict]]) -> str:
+    if not sectors:
+        return ""
+    trs = "".join(
+        f"<tr><td>{escape(str(k))}</td><td>{pts[-1]['start'][:16]}</td><td>{pts[-1]['n']}</td>"
+        f"<td class='neg'>{_pct(pts[-1]['negative_share'])}</td><td>{spark(pts)}</td></tr>"
+        for k, pts in sorted(sectors.items())
+    )
+    return (
+        "<h2>Sectors</h2><table id='sectors'><tr><th>sector</th><th>last window</th>"
+        f"<th>items</th><th>negative</th><th>negative share, last 30</th></tr>{trs}</table>"
+    )
+
+
+def overview(
+    rows: list[dict], alerts: list[dict], overall: list[dict], counts, window_s, sectors=None
+) -> str:
     trs = "".join(
         f"<tr><td><a href='/entity/{escape(r['entity'])}'>{escape(r['entity'])}</a></td>"
         f"<td>{escape(r['last']['start'][:16])}</td><td>{r['last']['n']}</td>"
@@ -93,6 +109,7 @@ def overview(rows: list[dict], alerts: list[dict], overall: list[dict], counts, 
         + "<h2>Entities</h2><table id='entities'><tr><th>entity</th><th>last window</th>"
         "<th>items</th><th>negative</th><th>positive</th><th>negative share, last 30</th>"
         f"<th>total</th><th>alerts</th></tr>{trs}</table>"
+        + sectors_table(sectors or {})
         + "<h2>Overall</h2>"
         + chart(overall, [])
         + "<h2>Recent alerts</h2><ul id='alerts'>"
