@@ -17,6 +17,7 @@ from tunewise.cli import (
     generate_cmd,
     methods_cmd,
     models_cmd,
+    monitor_cmd,
     predict_cmd,
     pretrain_cmd,
     report_cmd,
@@ -76,6 +77,7 @@ app.command("curve")(fewshot_cmd.curve)
 app.command("suggest")(fewshot_cmd.suggest)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(monitor_cmd.app, name="monitor")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -75,20 +75,33 @@ def predict(
     text_column: Annotated[str | None, Opt(help="Text column [run's]")] = None,
     text_pair_column: Annotated[str | None, Opt(help="Pair column [run's]")] = None,
     for_task: Annotated[str | None, Opt(help=FOR_TASK_HELP)] = None,
+    engine: Annotated[
+        str, Opt(help="local (this process) or ray (Ray Data actors, one predictor each)")
+    ] = "local",
 ) -> None:
     """Predict every row of a file with the run's task (labels, entities, numbers, answers);
     one JSON object per line, in input order."""
     from tunewise.cli.paths import check_output_file
+    from tunewise.errors import UserError
     from tunewise.evaluation.calibration import describe_temperature
     from tunewise.rundir import atomic_write
 
+    if engine not in ("local", "ray"):
+        raise UserError(f"--engine {engine!r}: give local or ray")
+    if engine == "ray" and for_task is not None:
+        raise UserError("--for-task: not with --engine ray (the Ray actors route by themselves)")
     if output is not None:
         check_output_file(output, [input])  # never over the input, never onto a folder
     pred = _load(run, text_column, text_pair_column, None, for_task)
     if note := describe_temperature(getattr(pred, "temperature", 1.0)):
         print(note, file=sys.stderr)
     exs = pred.read_inputs(input)
-    results = pred.predict_rows(exs)
+    if engine == "ray":
+        from tunewise.run.engine_ray import predict_ray
+
+        results = predict_ray(run, exs)
+    else:
+        results = pred.predict_rows(exs)
     if len(results) != len(exs):
         raise RuntimeError(f"{len(results)} predictions for {len(exs)} rows")
     lines = [json.dumps(r, ensure_ascii=False) for r in results]
