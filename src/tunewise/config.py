@@ -107,11 +107,13 @@ class TaskConfig(_Section):
     abstain_score: Literal["auto", "msp", "energy", "knn"] = "auto"
     """The out-of-scope score: auto = the best dev AUROC where dev has out-of-scope rows, msp
     otherwise."""
-    head_init: Literal["random", "probe"] = "random"
+    head_init: Literal["auto", "random", "probe"] = "auto"
     """Classification: how the new head starts. random = the checkpoint's initialisation;
     probe = a logistic regression fitted on the frozen model's head inputs for the training
-    rows (linear probe, then fine-tune: LP-FT, Kumar et al. 2022): with many classes and few
-    rows per class a random head learns too slowly for the steps a small train set gives."""
+    rows (linear probe, then fine-tune: LP-FT, Kumar et al. 2022); auto = probe for many
+    classes with few rows each (at least 10 classes, at most 100 training rows per class on
+    average: a random head learns too slowly in the steps such a train set gives), else
+    random. A continued run (--continue-from) keeps its parent's head."""
     options: dict[str, Any] = {}
     """The task's own settings (e.g. ``task.options.loss=huber`` for regression), checked
     against the task's typed options when the run starts and saved with every default."""

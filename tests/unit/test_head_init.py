@@ -83,3 +83,31 @@ def test_binary_probe_matches_sklearn_decisions(body_dir, tiny_data):
     logits = x @ lin.weight.detach().numpy().T + lin.bias.detach().numpy()
     assert (logits.argmax(1) == ref.predict(x)).mean() == 1.0
     assert np.allclose(logits[:, 1] - logits[:, 0], ref.decision_function(x), atol=1e-4)
+
+
+def test_auto_probes_many_classes_with_few_rows_only():
+    import numpy as np
+
+    from tunewise.tasks.classification.head_init import choose
+
+    assert choose("auto", 50, np.repeat(np.arange(50), 30))[0] == "probe"  # banking77: 50 x 30
+    assert choose("auto", 2, np.repeat(np.arange(2), 1000))[0] == "random"  # SST-2
+    assert choose("auto", 2, np.repeat(np.arange(2), 30))[0] == "random"  # few classes
+    assert choose("auto", 20, np.repeat(np.arange(20), 500))[0] == "random"  # many rows each
+    # out-of-scope rows held out of the classes (-100) are not counted as rows of a class
+    y = np.r_[np.repeat(np.arange(10), 100), np.full(5000, -100)]
+    assert choose("auto", 10, y)[0] == "probe"
+    assert choose("random", 50, np.repeat(np.arange(50), 30)) == ("random", "set")
+
+
+def test_continued_run_keeps_its_parents_head(tiny_model_dir, tiny_data, tmp_path):
+    from tunewise.config import build_config
+    from tunewise.continual import continue_train
+    from tunewise.errors import UserError
+
+    parent = tmp_path / "v1"
+    tunewise.train(tiny_config(tiny_model_dir, tiny_data, parent, epochs=1))
+    cfg = build_config(tiny_config(tiny_model_dir, tiny_data, tmp_path / "v2", epochs=1))
+    cfg.task.head_init = "probe"
+    with pytest.raises(UserError, match="keeps its parent's head"):
+        continue_train(cfg, parent, "naive")

@@ -106,6 +106,12 @@ class Continuation:
                 "--seeds with --continue-from: run `tunewise continual --seeds` instead"
             )
         self._inherit_abstention(cfg)
+        if cfg.task.head_init == "probe":
+            raise UserError(
+                "task.head_init=probe with --continue-from: a continued run keeps its parent's "
+                "head (the earlier classes' rows); leave head_init out"
+            )
+        cfg.task.head_init = "random"  # never re-fit the parent's head ("auto" included)
         if self.strategy == "lora-per-task":
             if "name" not in cfg.method.model_fields_set:
                 cfg.method = MethodConfig(name="lora")

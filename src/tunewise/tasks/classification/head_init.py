@@ -8,6 +8,22 @@ from __future__ import annotations
 import numpy as np
 
 PROBE_C = 1.0  # inverse L2 strength: a head that separates without fitting train to zero loss
+# auto: probe where a random head is too slow for the steps the data gives. Measured on
+# banking77_oos (50 intents x 30 rows, minilm, 3 epochs): random head 0.35 in-scope accuracy,
+# probe 0.80; two classes x 1,000 rows (SST-2) learn the head in the first epoch anyway.
+AUTO_MIN_CLASSES, AUTO_MAX_ROWS_PER_CLASS = 10, 100
+
+
+def choose(setting: str, n_labels: int, labels) -> tuple[str, str]:
+    """(probe | random, why) for ``task.head_init`` on these training labels."""
+    if setting != "auto":
+        return setting, "set"
+    y = np.asarray(labels if labels is not None else [])
+    rows = int((y >= 0).sum()) if y.ndim == 1 else len(y)
+    per = rows / max(n_labels, 1)
+    if n_labels >= AUTO_MIN_CLASSES and per <= AUTO_MAX_ROWS_PER_CLASS:
+        return "probe", f"auto: {n_labels} classes, {per:.0f} training rows per class"
+    return "random", "auto"
 
 
 def head_linear(model, n_labels: int):

@@ -219,12 +219,13 @@ class ClassificationTask(Task):
 
     # -- after training and in use ----------------------------------------------------------
     def before_training(self, model, enc, data, cfg, accelerator, pad_id, tokenizer, echo) -> dict:
-        if cfg.task.head_init != "probe" or self.multi_label:
-            return {}
-        from tunewise.tasks.classification.head_init import probe_head
+        from tunewise.tasks.classification.head_init import choose, probe_head
 
+        mode, why = choose(cfg.task.head_init, len(self.labels), enc["train"].labels)
+        if mode != "probe" or self.multi_label or cfg.method.name == "setfit":  # setfit: its own
+            return {}
         done = probe_head(model, self, enc["train"], pad_id, 64, cfg.train.seed, echo)
-        return {"head_init": done} if done else {}
+        return {"head_init": {**done, "why": why}} if done else {}
 
     def evaluate(self, fitted) -> dict:
         from tunewise.tasks.classification.evaluate import evaluate
