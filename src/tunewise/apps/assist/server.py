@@ -8,6 +8,7 @@ import html
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from fastapi import Depends, FastAPI
 from fastapi.security import HTTPBearer
@@ -66,6 +67,7 @@ def create_assist_app(assistant, settings: ServeSettings | None = None) -> FastA
     )
     lock = threading.Lock()  # one message at a time through the models; sessions stay ordered
     app = FastAPI(title="tunewise assistant", description="Customer-service assistant")
+    app.state.tunewise = SimpleNamespace(assistant=assistant, settings=settings, metrics=metrics)
     app.add_middleware(
         GuardMiddleware,
         settings=settings,
@@ -162,6 +164,6 @@ def _handoffs_html(convs: list[dict]) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Handed-off conversations</title>"
-        "<link rel='stylesheet' href='/static/chat.css'></head><body class='operators'>"
+        "<link rel='icon' href='data:,'><link rel='stylesheet' href='/static/chat.css'></head><body class='operators'>"
         f"<h1>Handed-off conversations ({len(convs)})</h1>{body}</body></html>"
     )
