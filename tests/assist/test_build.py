@@ -79,9 +79,13 @@ def runs(tiny_model_dir, tmp_path_factory):
 
 
 def _cli(argv, capsys):
-    with pytest.raises(SystemExit) as e:
+    """(exit code, captured output) of the CLI run in-process."""
+    code = 0
+    try:
         main(argv)
-    return e.value.code, capsys.readouterr()
+    except SystemExit as e:
+        code = e.code or 0
+    return code, capsys.readouterr()
 
 
 def test_choose_threshold_lets_few_out_of_scope_questions_through():
@@ -96,24 +100,9 @@ def test_choose_threshold_lets_few_out_of_scope_questions_through():
 
 def test_build_records_the_threshold_and_the_assistant_answers(runs, capsys):
     out = runs["tmp"] / "app"
-    code = 0
-    try:
-        main(
-            [
-                "assist",
-                "build",
-                "--intents",
-                str(runs["intents"]),
-                "--faq",
-                str(runs["faq"]),
-                "--out",
-                str(out),
-            ]
-        )
-    except SystemExit as e:
-        code = e.code
-    built = capsys.readouterr()
-    assert code in (0, None), built.err
+    build = ["assist", "build", "--intents", str(runs["intents"]), "--faq", str(runs["faq"])]
+    code, built = _cli([*build, "--out", str(out)], capsys)
+    assert code == 0, built.err
     assert f"assistant written to {out}" in built.out
     info = json.loads((out / "assistant.json").read_text())
     policy = yaml.safe_load((out / "policy.yaml").read_text())
@@ -131,28 +120,21 @@ def test_build_records_the_threshold_and_the_assistant_answers(runs, capsys):
         {"message": x["text"], "intent": "oos"} for x in _oos(5, 9)
     ]
     conv.write_text("".join(json.dumps(x) + "\n" for x in rows))
-    code = 0
-    try:
-        main(["assist", "eval", str(out), "--data", str(conv), "--json"])
-    except SystemExit as e:
-        code = e.code
-    res = json.loads(capsys.readouterr().out)
-    assert code in (0, None) and res["n"] == 6 and res["metrics"]["faq_recall_at_1"]["value"] == 1.0
+    code, io = _cli(["assist", "eval", str(out), "--data", str(conv), "--json"], capsys)
+    res = json.loads(io.out)
+    assert code == 0 and res["n"] == 6 and res["metrics"]["faq_recall_at_1"]["value"] == 1.0
     # a built directory is never half-replaced: without --overwrite it is refused
-    code, io = _cli(
-        [
-            "assist",
-            "build",
-            "--intents",
-            str(runs["intents"]),
-            "--faq",
-            str(runs["faq"]),
-            "--out",
-            str(out),
-        ],
-        capsys,
-    )
+    code, io = _cli([*build, "--out", str(out)], capsys)
     assert code == 2 and "already exists" in io.err and len(io.err.strip().splitlines()) == 1
+    # with --overwrite the folder is replaced whole (an edited policy goes back to the build's)
+    (out / "policy.yaml").write_text("faq: {threshold: 0.99}\n")
+    code, io = _cli([*build, "--out", str(out), "--overwrite"], capsys)
+    assert code == 0, io.err
+    assert (
+        yaml.safe_load((out / "policy.yaml").read_text())["faq"]["threshold"]
+        == policy["faq"]["threshold"]
+    )
+    assert not list(out.parent.glob(".app.*"))
 
 
 def test_user_mistakes_are_one_line_and_leave_nothing(runs, capsys, tmp_path):

@@ -79,25 +79,16 @@ def serve(
     threads: Annotated[int, Opt(help="CPU threads for the models")] = 1,
 ) -> None:
     """Serve the chat page at /, POST /v1/assist, /handoffs, /healthz and /metrics."""
-    from pydantic import ValidationError
+    from tunewise.serve.settings import settings_from_flags
 
-    from tunewise.errors import UserError
-    from tunewise.serve.settings import ServeSettings
-
-    if not 0 <= port <= 65535:
-        raise UserError(f"--port {port}: a port is a number from 0 to 65535")
-    try:
-        settings = ServeSettings(
-            max_chars=max_chars,
-            max_body_bytes=max_body_bytes,
-            api_key=os.environ.get(api_key_env) or None,
-            open_docs=open_docs,
-            threads=threads,
-        )
-    except ValidationError as e:
-        raise UserError(
-            "; ".join(f"--{'-'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        ) from None
+    settings = settings_from_flags(
+        port,
+        max_chars=max_chars,
+        max_body_bytes=max_body_bytes,
+        api_key=os.environ.get(api_key_env) or None,
+        open_docs=open_docs,
+        threads=threads,
+    )
     import torch
     import uvicorn
 

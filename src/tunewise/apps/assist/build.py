@@ -157,18 +157,10 @@ def build_assistant(
     Returns:
         ``assistant.json``'s content.
     """
-    from tunewise.outdir import OWNER_FILE, check_out, claim, owned
+    from tunewise.outdir import claim, prepare_export_out
 
     out = Path(out)
-    check_out(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out}: already exists; choose another --out or pass --overwrite")
-        if not owned(out, "assistant"):
-            raise UserError(
-                f"{out}: --overwrite only replaces an assistant folder tunewise built (it has no "
-                f"{OWNER_FILE} marker); move or delete its files yourself, or choose another --out"
-            )
+    prepare_export_out(out, overwrite, "assistant")
     policy = load_policy(policy_file) if policy_file is not None else Policy()
     echo(f"intents: {intents}")
     ip = load_intents(intents)
