@@ -175,3 +175,31 @@ def test_user_mistakes_are_one_line_and_leave_nothing(runs, capsys, tmp_path):
     assert code == 2 and "not an assistant directory" in io.err
     code, io = _cli(["assist", "export", str(tmp_path), "--out", str(tmp_path / "t.csv")], capsys)
     assert code == 2 and "not an assistant directory" in io.err
+
+
+def test_faq_categories_and_a_users_policy(runs, capsys, tmp_path):
+    cats = _csv(
+        tmp_path / "cats.csv",
+        [
+            {"answer": f"{t} is explained here", "category": "plots" if t == "plot" else "other"}
+            for t in TOPICS
+        ],
+        ["answer", "category"],
+    )
+    pol = tmp_path / "mine.yaml"
+    pol.write_text("intent:\n  categories: {pos: [plots]}\nfaq:\n  threshold: 0.25\n")
+    base = ["assist", "build", "--intents", str(runs["intents"]), "--faq", str(runs["faq"])]
+    code, io = _cli([*base, "--out", str(tmp_path / "a"), "--policy", str(pol)], capsys)
+    assert code == 2 and "give --faq-categories FILE" in io.err
+    code, io = _cli([*base, "--out", str(tmp_path / "a"), "--faq-categories", str(pol)], capsys)
+    assert code == 2 and "needs a 'category' column" in io.err
+    args = ["--out", str(tmp_path / "a"), "--policy", str(pol), "--faq-categories", str(cats)]
+    code, io = _cli([*base, *args], capsys)
+    assert code == 0, io.err
+    saved = json.loads((tmp_path / "a" / "faq_categories.json").read_text())
+    assert saved["faq-2"] == "plots" and len(saved) == len(TOPICS)
+    policy = yaml.safe_load((tmp_path / "a" / "policy.yaml").read_text())
+    assert policy["faq"]["threshold"] == 0.25  # the user's threshold is kept, not re-chosen
+    assert policy["intent"]["categories"] == {"pos": ["plots"]}
+    r = load_assistant(tmp_path / "a").answer("x", "what about plot good")
+    assert r["faq"]["category"] == "plots"

@@ -48,6 +48,8 @@ def test_page_health_and_assets_are_served_offline(served):
     for asset in ("/static/chat.js", "/static/chat.css"):
         assert served.get(asset)[0] == 200
     assert served.get("/healthz")[2] == {"status": "ok"}
+    s, _, spec = served.get("/openapi.json")
+    assert s == 200 and "/v1/assist" in spec["paths"]
 
 
 def test_bad_requests_are_one_clear_4xx(store):
@@ -120,3 +122,29 @@ def test_chat_page_in_headless_chromium(store, tmp_path):
             assert not errors, errors
     finally:
         driver.quit()
+
+
+def test_fuzzed_requests_never_5xx_and_errors_are_json(store):
+    """schemathesis against the app's own schema (the model server's fuzz checks)."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.serve.test_api_fuzz import _check, _operations
+
+    app = create_assist_app(make_assistant(store=store), ServeSettings(max_chars=300))
+    with running(app) as (client, _):
+        base = f"http://127.0.0.1:{client.port}"
+        ops = list(_operations(schemathesis.openapi.from_dict(app.openapi())))
+        assert "/v1/assist" in {op.path for op in ops}
+        seen: list[int] = []
+        for op in ops:
+
+            @settings(max_examples=25, deadline=None, database=None,
+                      suppress_health_check=list(HealthCheck))  # fmt: skip
+            @given(case=op.as_strategy())
+            def fuzz(case):
+                _check(case, base, seen)
+
+            fuzz()
+    # schema-valid messages and session ids of any characters are answered, never a 5xx
+    assert len(seen) >= 25 and seen.count(200) >= 10
