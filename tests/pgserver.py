@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server for the tests that need a real one (the assistant's store;
 other features reuse it): ``postgres_server()`` starts one on a free port in a temporary data
-directory and yields its URL; the ``postgres_url`` fixture shares one per test session.
+directory and yields its URL; the ``postgres`` and ``postgres_url`` fixtures share one per test session.
 
 PostgreSQL refuses to run as root, so as root the server runs as ``nobody``. The binaries are
 looked for in /usr/local/bin, Debian's /usr/lib/postgresql/<version>/bin and PATH; without
@@ -16,8 +16,16 @@ import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+
+
+class PgServer(NamedTuple):
+    url: str
+    """``postgresql://postgres@127.0.0.1:<port>/postgres``"""
+    data_dir: Path
+    """The server's data directory (tests may read its files)."""
 
 
 def find_bindir() -> Path | None:
@@ -41,7 +49,7 @@ def _free_port() -> int:
 
 @contextmanager
 def postgres_server():
-    """Yield ``(url, data_dir)`` of a running PostgreSQL (trust auth, user ``postgres``,
+    """Yield a :class:`PgServer` (url, data_dir) of a running PostgreSQL (trust auth, user ``postgres``,
     database ``postgres``, 127.0.0.1 only); stopped and deleted afterwards."""
     bindir = find_bindir()
     if bindir is None:
@@ -76,7 +84,7 @@ def postgres_server():
             tail = log.read_text()[-2000:] if log.exists() else ""
             pytest.fail(f"pg_ctl start failed: {r.stderr.strip()} {tail}")
         try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres", data
+            yield PgServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data)
         finally:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
     finally:
@@ -84,7 +92,14 @@ def postgres_server():
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    """The URL of a PostgreSQL server started for this test session (import the fixture)."""
-    with postgres_server() as (url, _):
-        yield url
+def postgres():
+    """A :class:`PgServer` started once per test session (import the fixture into a test
+    module or conftest: ``from tests.pgserver import postgres, postgres_url``)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres) -> str:
+    """The URL of the session's PostgreSQL server."""
+    return postgres.url

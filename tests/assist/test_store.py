@@ -9,7 +9,7 @@ import csv
 import pytest
 
 from tests.assist.conftest import FAQ_Q, IN_SCOPE, OUT_OF_SCOPE, make_assistant
-from tests.pgserver import postgres_server
+from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 from tunewise.apps.assist.export import export_turns
 from tunewise.apps.assist.store import Store, db_url
 from tunewise.errors import UserError
@@ -91,18 +91,19 @@ def test_db_urls_and_bad_databases(tmp_path):
     assert "secret" not in str(e.value)
 
 
-def test_postgresql_store_against_a_real_server():
-    with postgres_server() as (url, data_dir):
-        s = Store(url)
-        _talk(s)
-        _check_logged(s)
-        with s.engine.begin() as c:
-            c.exec_driver_sql("CHECKPOINT")
-        s.close()
-        # the raw values never reached the server: not in its tables, WAL or anywhere on disk
-        blobs = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
-        assert b"[card] still has not arrived" in blobs
-        for value in RAW.values():
-            assert value.encode() not in blobs, value
-        r = make_assistant(store=Store(url)).answer("bob", IN_SCOPE)
-        assert r["handoff"] and r["turn"] == 3
+def test_postgresql_store_against_a_real_server(postgres, postgres_url):  # noqa: F811
+    assert postgres_url.startswith("postgresql://")
+    s = Store(postgres_url)
+    _talk(s)
+    _check_logged(s)
+    with s.engine.begin() as c:
+        assert c.exec_driver_sql("SELECT version()").scalar().startswith("PostgreSQL")
+        c.exec_driver_sql("CHECKPOINT")
+    s.close()
+    # the raw values never reached the server: not in its tables, WAL or anywhere on disk
+    blobs = b"".join(p.read_bytes() for p in postgres.data_dir.rglob("*") if p.is_file())
+    assert b"[card] still has not arrived" in blobs
+    for value in RAW.values():
+        assert value.encode() not in blobs, value
+    r = make_assistant(store=Store(postgres_url)).answer("bob", IN_SCOPE)
+    assert r["handoff"] and r["turn"] == 3
