@@ -88,14 +88,15 @@ def _cli(argv, capsys):
     return code, capsys.readouterr()
 
 
-def test_choose_threshold_lets_few_out_of_scope_questions_through():
+def test_choose_threshold_lets_few_other_questions_through():
     faq = np.linspace(0.5, 0.9, 50)
     oos = np.linspace(0.0, 0.6, 100)
-    t, how, ev = choose_threshold(faq, oos, 0.5)
-    assert (oos >= t).mean() <= 0.05 and (oos >= t - 0.01).mean() > 0.05 - 0.02
-    assert ev["oos_questions"] == 100 and ev["faq_pass_rate"] == pytest.approx((faq >= t).mean())
-    assert "of 100 out-of-scope questions" in how and "of 50 held-out FAQ questions" in how
-    assert choose_threshold(faq, [], 0.5)[0] == 0.5
+    t, how, ev = choose_threshold(faq, oos, 0.5, "out-of-scope questions")
+    assert (oos >= t).mean() <= 0.05 and (oos >= t - 0.01).mean() > 0.03
+    assert ev["questions"] == 100 and ev["faq_pass_rate"] == pytest.approx((faq >= t).mean())
+    assert "of 100 out-of-scope questions pass" in how and "of 50 held-out FAQ questions" in how
+    t, how, _ = choose_threshold(faq, [], 0.5, "out-of-scope questions")
+    assert t == 0.5 and how.startswith("default")
 
 
 def test_build_records_the_threshold_and_the_assistant_answers(runs, capsys):
@@ -106,10 +107,14 @@ def test_build_records_the_threshold_and_the_assistant_answers(runs, capsys):
     assert f"assistant written to {out}" in built.out
     info = json.loads((out / "assistant.json").read_text())
     policy = yaml.safe_load((out / "policy.yaml").read_text())
-    assert info["faq_threshold"]["oos_questions"] == 40  # the intent run's dev+test OOS rows
-    assert info["faq_threshold"]["faq_questions"] == 16  # the retrieval run's test questions
-    assert policy["faq"]["threshold"] == info["faq_threshold"]["value"]
+    chosen = info["faq_thresholds"]
+    assert chosen["threshold"]["questions"] == 40  # the intent run's dev+test OOS rows
+    assert chosen["over_intent"]["questions"] == 60  # and its in-scope ones
+    assert chosen["threshold"]["faq_questions"] == 16  # the retrieval run's test questions
+    assert policy["faq"]["threshold"] == chosen["threshold"]["value"]
+    assert policy["faq"]["over_intent"] >= policy["faq"]["threshold"]
     assert "out-of-scope questions pass" in policy["faq"]["threshold_source"]
+    assert "in-scope intent questions pass" in policy["faq"]["over_intent_source"]
     a = load_assistant(out)
     r = a.answer("x", "what about plot good")
     assert r["faq"]["id"] == "faq-2" and r["faq"]["answer"] == "plot is explained here"
@@ -200,6 +205,7 @@ def test_faq_categories_and_a_users_policy(runs, capsys, tmp_path):
     assert saved["faq-2"] == "plots" and len(saved) == len(TOPICS)
     policy = yaml.safe_load((tmp_path / "a" / "policy.yaml").read_text())
     assert policy["faq"]["threshold"] == 0.25  # the user's threshold is kept, not re-chosen
+    assert "in-scope intent questions" in policy["faq"]["over_intent_source"]
     assert policy["intent"]["categories"] == {"pos": ["plots"]}
     r = load_assistant(tmp_path / "a").answer("x", "what about plot good")
     assert r["faq"]["category"] == "plots"

@@ -26,6 +26,23 @@ def test_the_three_kinds_of_message():
     assert "FAQ match weak (score 0.000 < 0.600)" in r["reason"]
 
 
+def test_a_recognised_intent_gives_way_only_to_a_very_strong_faq_match():
+    p = Policy.model_validate({"faq": {"threshold": 0.5, "over_intent": 0.8}})
+    intent = {"label": "card_arrival", "score": 0.7, "abstained": False}
+    faq = [{"id": "f", "text": "FAQ text", "score": 0.66}]
+    d = decide("where is my card", intent, faq, Session("x"), p)
+    assert d.decision == "intent" and "FAQ match weak (score 0.660 < 0.800)" in d.reason
+    faq[0]["score"] = 0.85
+    assert decide("where is my card", intent, faq, Session("x"), p).decision == "faq"
+    # the same 0.66 answers a message no intent is recognised in
+    faq[0]["score"] = 0.66
+    d = decide("where is my card", {**intent, "abstained": True}, faq, Session("x"), p)
+    assert d.decision == "faq" and "(score 0.660 >= 0.500)" in d.reason
+    # an answer of the intent's own FAQ categories needs only the plain threshold
+    p.intent.categories = {"card_arrival": ["cards"]}
+    assert decide("where", intent, faq, Session("x"), p, {"f": "cards"}).decision == "faq"
+
+
 def test_a_handed_off_session_stays_handed_off():
     a = make_assistant()
     assert a.answer("s", OUT_OF_SCOPE)["handoff"]

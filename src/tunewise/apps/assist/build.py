@@ -22,8 +22,9 @@ from tunewise.errors import UserError
 
 ASSISTANT_FILE = "assistant.json"
 CATEGORIES_FILE = "faq_categories.json"
-MAX_OOS_PASS = 0.05
-"""Share of the intent run's out-of-scope questions the chosen FAQ threshold lets through."""
+MAX_PASS = 0.05
+"""Share of the intent run's questions (out-of-scope; in-scope) a chosen FAQ threshold lets
+through as FAQ matches."""
 MAX_ROWS = 2000
 
 
@@ -72,47 +73,79 @@ def faq_questions_scores(faq_run: Path) -> list[float]:
     return out[:MAX_ROWS]
 
 
-def oos_texts(intents_run: Path, oos_label: str | None) -> list[str]:
-    """The intent run's out-of-scope dev/test questions (kept out of its training)."""
+def held_out_texts(intents_run: Path, oos_label: str | None) -> tuple[list[str], list[str]]:
+    """(in-scope, out-of-scope) dev/test questions of the intent run (its out-of-scope ones
+    were kept out of its training)."""
     from tunewise.data.readers import read_examples
     from tunewise.rundir import RUN_FILE, RunDir
     from tunewise.tasks.text import columns
 
-    if oos_label is None or not (Path(intents_run) / RUN_FILE).is_file():
-        return []
+    if not (Path(intents_run) / RUN_FILE).is_file():
+        return [], []
     data = RunDir(intents_run).data_settings()
-    texts: list[str] = []
+    ins: list[str] = []
+    oos: list[str] = []
     for split in ("dev", "test"):
         f = data.get(split)
         if not f or not Path(f).is_file():
             continue
-        rows = read_examples(f, require_label=True, **columns(data))
-        texts += [r.text for r in rows if r.label == oos_label]
-    return list(dict.fromkeys(texts))[:MAX_ROWS]
+        for r in read_examples(f, require_label=True, **columns(data)):
+            (oos if r.label == oos_label else ins).append(r.text)
+    return list(dict.fromkeys(ins))[:MAX_ROWS], list(dict.fromkeys(oos))[:MAX_ROWS]
 
 
-def choose_threshold(faq_scores, oos_scores, default: float) -> tuple[float, str, dict]:
-    """(threshold, how it was chosen, evidence): the lowest score that lets at most
-    ``MAX_OOS_PASS`` of the out-of-scope questions through as FAQ matches (so as many FAQ
-    questions as possible are answered); the default when there are none to measure on."""
-    pos, neg = np.asarray(faq_scores, float), np.asarray(oos_scores, float)
+def choose_threshold(
+    faq_scores, other_scores, default: float, what: str
+) -> tuple[float, str, dict]:
+    """(threshold, how it was chosen, evidence): the lowest top-1 FAQ score that lets at most
+    ``MAX_PASS`` of the ``other_scores`` questions (not FAQ questions: ``what``) through as FAQ
+    matches, so as many FAQ questions as possible are answered; ``default`` without any."""
+    pos, neg = np.asarray(faq_scores, float), np.asarray(other_scores, float)
     if not len(neg):
-        return default, "default (the intent run has no out-of-scope questions to choose it on)", {}
-    t = float(np.quantile(neg, 1 - MAX_OOS_PASS, method="higher")) + 1e-4
-    t = round(t, 4)
+        return default, f"default (the intent run has no {what} to choose it on)", {}
+    t = round(float(np.quantile(neg, 1 - MAX_PASS, method="higher")) + 1e-4, 4)
     ev = {
-        "oos_questions": int(len(neg)),
-        "oos_pass_rate": round(float((neg >= t).mean()), 4),
+        "questions": int(len(neg)),
+        "pass_rate": round(float((neg >= t).mean()), 4),
         "faq_questions": int(len(pos)),
         "faq_pass_rate": round(float((pos >= t).mean()), 4) if len(pos) else None,
     }
-    how = (
-        f"chosen at build: at most {MAX_OOS_PASS:.0%} of {len(neg)} out-of-scope questions pass "
-        f"({ev['oos_pass_rate']:.1%})"
-    )
+    how = f"chosen at build: {ev['pass_rate']:.1%} of {len(neg)} {what} pass"
     if len(pos):
         how += f"; {ev['faq_pass_rate']:.1%} of {len(pos)} held-out FAQ questions pass"
     return t, how, ev
+
+
+def _top1(fp, texts: list[str]) -> list[float]:
+    if not texts:
+        return []
+    return [r["passages"][0]["score"] for r in fp.predict(texts, top_k=1) if r["passages"]]
+
+
+def choose_thresholds(policy: Policy, ip, fp, intents: Path, faq: Path, kept: set, echo) -> dict:
+    """Set ``faq.threshold`` (against the intent run's out-of-scope questions) and
+    ``faq.over_intent`` (against its in-scope ones: banking questions an intent answers,
+    which an FAQ answer should rarely take over) unless the user's policy set them."""
+    ins, oos = held_out_texts(intents, ip.abstain.get("oos_label"))
+    faq_scores = faq_questions_scores(faq)
+    evidence: dict = {}
+    f = policy.faq
+    for key, texts, what in (
+        ("threshold", oos, "out-of-scope questions"),
+        ("over_intent", ins, "in-scope intent questions"),
+    ):
+        if key in kept:
+            echo(f"FAQ {key} {getattr(f, key)} (from the policy given)")
+            continue
+        echo(f"choosing the FAQ {key} on {len(texts)} {what}")
+        t, how, ev = choose_threshold(faq_scores, _top1(fp, texts), getattr(f, key), what)
+        setattr(f, key, t)
+        setattr(f, f"{key}_source", how)
+        evidence[key] = {"value": t, "how": how, **ev}
+        echo(f"FAQ {key} {t}: {how}")
+    if f.over_intent < f.threshold:  # taking over from an intent never needs less than answering
+        f.over_intent = f.threshold
+    return evidence
 
 
 def read_categories(path: Path, faq) -> dict:
@@ -176,20 +209,8 @@ def build_assistant(
             "the policy maps intents to FAQ categories (intent.categories) but the FAQ has "
             "none; give --faq-categories FILE"
         )
-    evidence: dict = {}
-    if policy_file is not None and "threshold" in policy.faq.model_fields_set:
-        echo(f"FAQ threshold {policy.faq.threshold} (from {policy_file})")
-    else:
-        texts = oos_texts(intents, ip.abstain.get("oos_label"))
-        echo(f"choosing the FAQ threshold on {len(texts)} out-of-scope questions")
-        neg = (
-            [r["passages"][0]["score"] for r in fp.predict(texts, top_k=1) if r["passages"]]
-            if texts
-            else []
-        )
-        t, how, evidence = choose_threshold(faq_questions_scores(faq), neg, policy.faq.threshold)
-        policy.faq.threshold, policy.faq.threshold_source = t, how
-        echo(f"FAQ threshold {t}: {how}")
+    kept = policy.faq.model_fields_set if policy_file is not None else set()
+    evidence = choose_thresholds(policy, ip, fp, intents, faq, kept, echo)
     info = {
         "version": 1,
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -198,11 +219,7 @@ def build_assistant(
         "generator": str(Path(generator).resolve()) if generator is not None else None,
         "intent_labels": len(ip.labels),
         "faq_passages": len(fp.task.corpus.ids),
-        "faq_threshold": {
-            "value": policy.faq.threshold,
-            "how": policy.faq.threshold_source,
-            **evidence,
-        },
+        "faq_thresholds": evidence,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

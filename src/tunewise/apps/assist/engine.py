@@ -43,6 +43,11 @@ def pick_faq(passages: list[dict], intent: str | None, policy: Policy, categorie
     return best
 
 
+def _in_categories(faq: dict | None, intent: str, policy: Policy, categories: dict) -> bool:
+    wanted = policy.intent.categories.get(intent)
+    return bool(faq and wanted and categories.get(faq["id"]) in wanted)
+
+
 def humanize(intent: str) -> str:
     return intent.replace("_", " ").replace("-", " ")
 
@@ -58,9 +63,10 @@ def decide(
     """What to do with a message, from the classifier's answer (``label``, ``score``,
     ``abstained``, ``oos_score``, ``abstain_threshold``) and the FAQ candidates (best first).
 
-    A strong FAQ match answers whatever the intent (an FAQ question may fall in a banking
-    intent or outside all of them); a recognised intent answers with its reply; a message the
-    classifier abstains on and no FAQ answers goes to a person, as does a handed-off session.
+    A strong FAQ match answers (an FAQ question may fall in a banking intent or outside all
+    of them): at ``faq.threshold`` when no intent is recognised, at ``faq.over_intent`` when
+    one is (unless the answer is of the intent's FAQ categories); else a recognised intent
+    answers with its reply; else the message goes to a person, as does a handed-off session.
     """
     label = intent.get("label")
     confidence = float(intent.get("score") or 0.0)
@@ -88,7 +94,11 @@ def decide(
         return Decision(
             "handoff", h.message, f"intent {label!r} always goes to a person (policy)", faq, True
         )
+    # a recognised intent gives way only to a match at ``over_intent``, unless the policy
+    # maps the intent to the FAQ categories this answer comes from
     t = policy.faq.threshold
+    if recognised and not _in_categories(faq, label, policy, categories or {}):
+        t = max(t, policy.faq.over_intent)
     if faq is not None and faq["score"] >= t:
         return Decision(
             "faq",

@@ -36,9 +36,15 @@ class IntentPolicy(_Section):
 
 class FaqPolicy(_Section):
     threshold: float = Field(0.5, ge=-1.0, le=1.0)
-    """A top FAQ match scoring at or above this is strong enough to answer with."""
+    """A message no intent is recognised in is answered by its top FAQ match at or above
+    this score (build: few out-of-scope questions reach it)."""
     threshold_source: str = "default"
     """How the threshold was chosen (written by build; informative)."""
+    over_intent: float = Field(0.8, ge=-1.0, le=1.0)
+    """A recognised intent gives way to the top FAQ match only at or above this score (an
+    FAQ question may fall in an intent; build: few in-scope intent questions reach it)."""
+    over_intent_source: str = "default"
+    """How over_intent was chosen (written by build; informative)."""
     top_k: int = Field(5, ge=1, le=100)
     """FAQ candidates retrieved per message (the category filter picks among them)."""
 
