@@ -34,10 +34,16 @@ def test_assist_answers_and_keeps_the_session(served):
     assert "lasagna" in html and "intent abstained" in html  # the turns and the reason
     s, _, j = served.get("/v1/handoffs")
     assert [c["id"] for c in j["data"]] == ["t1"] and len(j["data"][0]["turns"]) == 3
+    # an operator gives the session back: the assistant answers it again
+    s, _, j = served.post("/v1/handoffs/t1/release")
+    assert s == 200 and j == {"session_id": "t1", "handed_off": False}
+    s, _, r = served.post("/v1/assist", {"session_id": "t1", "message": FAQ_Q})
+    assert r["decision"] == "faq" and r["turn"] == 4 and not r["handoff"]
+    assert served.post("/v1/handoffs/nobody/release")[0] == 404
     s, _, m = served.get("/metrics")
     text = m.decode()
     assert 'tunewise_assist_decisions_total{decision="handoff"} 2.0' in text
-    assert 'tunewise_requests_total{endpoint="/v1/assist",status="200"} 3.0' in text
+    assert 'tunewise_requests_total{endpoint="/v1/assist",status="200"} 4.0' in text
 
 
 def test_page_health_and_assets_are_served_offline(served):

@@ -108,6 +108,13 @@ def create_assist_app(assistant, settings: ServeSettings | None = None) -> FastA
         """Handed-off conversations, latest first, with their (masked) turns."""
         return {"data": _handoffs(assistant, limit)}
 
+    @app.post("/v1/handoffs/{session_id}/release", dependencies=auth)
+    async def release(session_id: str):
+        """Give a handed-off session back to the assistant (an operator has dealt with it)."""
+        if assistant.store is None or not assistant.store.release(session_id):
+            raise ApiError(404, f"no conversation {session_id!r}", "not_found")
+        return {"session_id": session_id, "handed_off": False}
+
     @app.get("/handoffs", response_class=HTMLResponse, include_in_schema=False)
     async def handoffs_page(limit: int = 100):
         return HTMLResponse(_handoffs_html(_handoffs(assistant, limit)))

@@ -129,6 +129,17 @@ class Store:
                 )
             )
 
+    def release(self, session_id: str) -> bool:
+        """Give a handed-off session back to the assistant (an operator has dealt with it);
+        False when there is no such session."""
+        with self.engine.begin() as c:
+            done = c.execute(
+                CONVERSATIONS.update()
+                .where(CONVERSATIONS.c.id == session_id)
+                .values(handed_off=False, handoff_reason=None, updated=time.time())
+            )
+        return done.rowcount > 0
+
     def conversations(self, handed_off: bool | None = None, limit: int = 200) -> list[dict]:
         """Conversations, latest first, each with its turns in order."""
         q = sa.select(CONVERSATIONS).order_by(CONVERSATIONS.c.updated.desc()).limit(limit)
