@@ -73,6 +73,8 @@ def test_bad_requests_are_one_clear_4xx(store):
         assert s == 413 and r["error"]["type"] == "body_too_large"
         s, _, r = c.post("/v1/assist", b"{not json")
         assert s == 400 and r["error"]["type"] == "invalid_json"
+        s, _, r = c.post("/v1/assist", {"session_id": "jane@example.com", "message": "hi"})
+        assert s == 422 and "looks like personal data" in r["error"]["message"]
         s, _, r = c.post("/v1/assist", {"session_id": "a", "message": "   "})
         assert s == 422 and "empty" in r["error"]["message"]
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, HTMLResponse, Response
 
+from tunewise.apps.assist.mask import mask
 from tunewise.serve.http import ApiError, GuardMiddleware, install_error_handlers
 from tunewise.serve.metrics import ServerMetrics
 from tunewise.serve.settings import ServeSettings
@@ -99,6 +100,12 @@ def create_assist_app(assistant, settings: ServeSettings | None = None) -> FastA
             )
         if not req.message.strip():
             raise ApiError(422, "message: empty; write something to answer")
+        if mask(req.session_id) != req.session_id:  # ids are stored as they are: never PII
+            raise ApiError(
+                422,
+                "session_id: looks like personal data (a card, IBAN, e-mail or phone number); "
+                "use an opaque id",
+            )
         out = await run_in_threadpool(answer, req.session_id, req.message)
         decisions.labels(out["decision"]).inc()
         return out
