@@ -108,13 +108,13 @@ def test_build_records_the_threshold_and_the_assistant_answers(runs, capsys):
     info = json.loads((out / "assistant.json").read_text())
     policy = yaml.safe_load((out / "policy.yaml").read_text())
     chosen = info["faq_thresholds"]
-    assert chosen["threshold"]["questions"] == 40  # the intent run's dev+test OOS rows
-    assert chosen["over_intent"]["questions"] == 60  # and its in-scope ones
+    assert chosen["threshold"]["questions"] == 20  # the intent run's dev OOS rows (not test's)
+    assert chosen["over_intent"]["questions"] == 30  # and its in-scope dev rows
     assert chosen["threshold"]["faq_questions"] == 16  # the retrieval run's test questions
     assert policy["faq"]["threshold"] == chosen["threshold"]["value"]
     assert policy["faq"]["over_intent"] >= policy["faq"]["threshold"]
-    assert "out-of-scope questions pass" in policy["faq"]["threshold_source"]
-    assert "in-scope intent questions pass" in policy["faq"]["over_intent_source"]
+    assert "out-of-scope dev questions pass" in policy["faq"]["threshold_source"]
+    assert "in-scope dev questions pass" in policy["faq"]["over_intent_source"]
     a = load_assistant(out)
     r = a.answer("x", "what about plot good")
     assert r["faq"]["id"] == "faq-2" and r["faq"]["answer"] == "plot is explained here"
@@ -205,7 +205,7 @@ def test_faq_categories_and_a_users_policy(runs, capsys, tmp_path):
     assert saved["faq-2"] == "plots" and len(saved) == len(TOPICS)
     policy = yaml.safe_load((tmp_path / "a" / "policy.yaml").read_text())
     assert policy["faq"]["threshold"] == 0.25  # the user's threshold is kept, not re-chosen
-    assert "in-scope intent questions" in policy["faq"]["over_intent_source"]
+    assert "in-scope dev questions" in policy["faq"]["over_intent_source"]
     assert policy["intent"]["categories"] == {"pos": ["plots"]}
     r = load_assistant(tmp_path / "a").answer("x", "what about plot good")
     assert r["faq"]["category"] == "plots"

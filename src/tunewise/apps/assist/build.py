@@ -73,24 +73,28 @@ def faq_questions_scores(faq_run: Path) -> list[float]:
     return out[:MAX_ROWS]
 
 
-def held_out_texts(intents_run: Path, oos_label: str | None) -> tuple[list[str], list[str]]:
-    """(in-scope, out-of-scope) dev/test questions of the intent run (its out-of-scope ones
-    were kept out of its training)."""
+def dev_texts(intents_run: Path, oos_label: str | None) -> tuple[list[str], list[str]]:
+    """(in-scope, out-of-scope) dev questions of the intent run (its out-of-scope ones were
+    kept out of its training). Dev only: the test split stays clean for `assist eval`. The
+    in-scope ones come from ``splits/dev.jsonl`` when the dev file is gone or was carved."""
     from tunewise.data.readers import read_examples
     from tunewise.rundir import RUN_FILE, RunDir
     from tunewise.tasks.text import columns
 
-    if not (Path(intents_run) / RUN_FILE).is_file():
+    run = Path(intents_run)
+    if not (run / RUN_FILE).is_file():
         return [], []
-    data = RunDir(intents_run).data_settings()
+    data = RunDir(run).data_settings()
     ins: list[str] = []
     oos: list[str] = []
-    for split in ("dev", "test"):
-        f = data.get(split)
-        if not f or not Path(f).is_file():
-            continue
+    f = data.get("dev")
+    if f and Path(f).is_file():
         for r in read_examples(f, require_label=True, **columns(data)):
             (oos if r.label == oos_label else ins).append(r.text)
+    elif (run / "splits" / "dev.jsonl").is_file():
+        for line in (run / "splits" / "dev.jsonl").read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                ins.append(json.loads(line)["text"])
     return list(dict.fromkeys(ins))[:MAX_ROWS], list(dict.fromkeys(oos))[:MAX_ROWS]
 
 
@@ -123,16 +127,16 @@ def _top1(fp, texts: list[str]) -> list[float]:
 
 
 def choose_thresholds(policy: Policy, ip, fp, intents: Path, faq: Path, kept: set, echo) -> dict:
-    """Set ``faq.threshold`` (against the intent run's out-of-scope questions) and
+    """Set ``faq.threshold`` (against the intent run's out-of-scope dev questions) and
     ``faq.over_intent`` (against its in-scope ones: banking questions an intent answers,
     which an FAQ answer should rarely take over) unless the user's policy set them."""
-    ins, oos = held_out_texts(intents, ip.abstain.get("oos_label"))
+    ins, oos = dev_texts(intents, ip.abstain.get("oos_label"))
     faq_scores = faq_questions_scores(faq)
     evidence: dict = {}
     f = policy.faq
     for key, texts, what in (
-        ("threshold", oos, "out-of-scope questions"),
-        ("over_intent", ins, "in-scope intent questions"),
+        ("threshold", oos, "out-of-scope dev questions"),
+        ("over_intent", ins, "in-scope dev questions"),
     ):
         if key in kept:
             echo(f"FAQ {key} {getattr(f, key)} (from the policy given)")

@@ -42,7 +42,7 @@ class FaqPolicy(_Section):
     """How the threshold was chosen (written by build; informative)."""
     over_intent: float = Field(0.8, ge=-1.0, le=1.0)
     """A recognised intent gives way to the top FAQ match only at or above this score (an
-    FAQ question may fall in an intent; build: few in-scope intent questions reach it)."""
+    FAQ question may fall in an intent; build: few in-scope dev questions reach it)."""
     over_intent_source: str = "default"
     """How over_intent was chosen (written by build; informative)."""
     top_k: int = Field(5, ge=1, le=100)
