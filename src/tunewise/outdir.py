@@ -184,16 +184,22 @@ def prepare_run_out(path: Path, overwrite: bool) -> None:
         clear_for_overwrite(path, "run")
 
 
-def prepare_export_out(path: Path, overwrite: bool) -> None:
+def prepare_export_out(path: Path, overwrite: bool, kind: str = "export") -> None:
     """Check an export's ``--out``: absent or empty, or (with ``overwrite``) an export folder
-    tunewise wrote; the export replaces it only once it is complete."""
+    tunewise wrote; the export replaces it only once it is complete.
+
+    Args:
+        kind: what the folder is (``export``, ``assistant``): only a folder tunewise made as
+            that kind is replaced.
+    """
     path = Path(path)
     check_out(path)
     if path.exists() and any(path.iterdir()):
         if not overwrite:
             raise UserError(f"{path}: already exists; choose another --out or pass --overwrite")
-        if not owned(path, "export"):
+        if not owned(path, kind):
             raise UserError(
-                f"{path}: --overwrite only replaces an export folder tunewise created (it has no "
+                f"{path}: --overwrite only replaces {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+                f"folder tunewise created (it has no "
                 f"{OWNER_FILE} marker); move or delete its files yourself, or choose another --out"
             )

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -101,91 +96,13 @@ def tiny_run(tiny_model_dir, tmp_path_factory) -> Path:
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
-def _pg_bin() -> Path | None:
-    for d in (Path("/usr/local/bin"), Path("/usr/lib/postgresql/15/bin")):
-        if (d / "initdb").exists() and (d / "pg_ctl").exists():
-            return d
-    return None
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from tests.pgserver import postgres  # noqa: E402, F401  (the session's shared real server)
 
 
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory):
-    """A real PostgreSQL server on 127.0.0.1 for this session (as user nobody when root)."""
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
-    pytest.importorskip("psycopg")
-    import tempfile
-
-    # not under pytest's tmp folder: it is private to root, and the server runs as nobody
-    base = Path(tempfile.mkdtemp(prefix="tunewise-pg-"))
-    data = base / "data"
-    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(base, "nobody")
-        os.chmod(base, 0o777)
-    env = dict(os.environ, LC_ALL="C", LANG="C")
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "tw",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    port = _free_port()
-    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    try:
-        import psycopg
-
-        for _ in range(50):
-            try:
-                with psycopg.connect(f"host=127.0.0.1 port={port} user=tw dbname=postgres") as c:
-                    c.autocommit = True
-                    c.execute("CREATE DATABASE monitor")
-                break
-            except psycopg.OperationalError:
-                time.sleep(0.2)
-        yield f"postgresql://tw@127.0.0.1:{port}/monitor"
-    finally:
-        subprocess.run(
-            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            env=env,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+def pg_url(postgres):  # noqa: F811
+    """A database of the monitor's own on the session's real PostgreSQL server."""
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(postgres.url, autocommit=True) as c:
+        c.execute("CREATE DATABASE monitor")
+    return postgres.url.rsplit("/", 1)[0] + "/monitor"

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from tunewise.cli import (
+    assist_cmd,
     compare_cmd,
     continual_cmd,
     data_cmd,
@@ -78,6 +79,7 @@ app.command("suggest")(fewshot_cmd.suggest)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(monitor_cmd.app, name="monitor")
+app.add_typer(assist_cmd.app, name="assist")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -54,33 +54,22 @@ def serve(
 ) -> None:
     """Serve models over HTTP: /v1/classify, /v1/entities, /v1/generate, /v1/chat/completions,
     /v1/models, /healthz, /readyz, /metrics (OpenAPI at /docs)."""
-    from pydantic import ValidationError
+    from tunewise.serve.settings import settings_from_flags
 
-    from tunewise.errors import UserError
-    from tunewise.serve.settings import ServeSettings
-
-    if not 0 <= port <= 65535:
-        raise UserError(f"--port {port}: a port is a number from 0 to 65535")
-    try:
-        settings = ServeSettings(
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
-            max_queue=max_queue,
-            max_texts=max_texts,
-            max_chars=max_chars,
-            max_body_bytes=max_body_bytes,
-            max_new_tokens=max_new_tokens,
-            api_key=os.environ.get(api_key_env) or None,
-            threads=threads,
-            workers=workers,
-            open_docs=open_docs,
-        )
-    except ValidationError as e:
-        raise UserError(
-            "; ".join(
-                f"--{'-'.join(map(str, x['loc'])) or 'settings'}: {x['msg']}" for x in e.errors()
-            )
-        ) from None
+    settings = settings_from_flags(
+        port,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        max_texts=max_texts,
+        max_chars=max_chars,
+        max_body_bytes=max_body_bytes,
+        max_new_tokens=max_new_tokens,
+        api_key=os.environ.get(api_key_env) or None,
+        threads=threads,
+        workers=workers,
+        open_docs=open_docs,
+    )
     import torch
     import uvicorn
 

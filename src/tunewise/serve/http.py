@@ -103,14 +103,23 @@ class GuardMiddleware:
     its content type is taken as JSON whatever the client said (``curl -d`` sends form type).
     """
 
-    def __init__(self, app, settings, metrics):
+    def __init__(self, app, settings, metrics, endpoints=None, private=()):
+        """
+        Args:
+            endpoints: paths counted under their own name in the metrics (default: the model
+                server's); others count as ``other``.
+            private: pages outside ``/v1/`` that always need the API key when one is set
+                (``open_docs`` or not): an operator's pages.
+        """
         self.app, self.settings, self.metrics = app, settings, metrics
+        self.endpoints = ENDPOINTS if endpoints is None else endpoints
+        self.private = frozenset(private)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        endpoint = path if path in ENDPOINTS else "other"
+        endpoint = path if path in self.endpoints else "other"
         status = {"code": 500}
         t0 = time.perf_counter()
 
@@ -136,7 +145,9 @@ class GuardMiddleware:
         s = self.settings
         headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
         if not path.startswith("/v1/"):
-            if s.api_key is not None and not s.open_docs and path in CLOSED_WITH_KEY:
+            if s.api_key is not None and (
+                path in self.private or (not s.open_docs and path in CLOSED_WITH_KEY)
+            ):
                 return self._auth(headers), receive
             return None, receive
         if s.api_key is not None:

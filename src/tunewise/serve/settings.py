@@ -49,3 +49,22 @@ class ServeSettings(BaseModel):
                 "or a full-size request could never be queued"
             )
         return self
+
+
+def settings_from_flags(port: int | None = None, **flags) -> ServeSettings:
+    """Settings from a serving command's flags; a bad port or value is one UserError naming
+    the flag (``tunewise serve``, ``tunewise assist serve``)."""
+    from pydantic import ValidationError
+
+    from tunewise.errors import UserError
+
+    if port is not None and not 0 <= port <= 65535:
+        raise UserError(f"--port {port}: a port is a number from 0 to 65535")
+    try:
+        return ServeSettings(**flags)
+    except ValidationError as e:
+        raise UserError(
+            "; ".join(
+                f"--{'-'.join(map(str, x['loc'])) or 'settings'}: {x['msg']}" for x in e.errors()
+            )
+        ) from None
