@@ -106,13 +106,3 @@ def pg_url(postgres):  # noqa: F811
     with psycopg.connect(postgres.url, autocommit=True) as c:
         c.execute("CREATE DATABASE monitor")
     return postgres.url.rsplit("/", 1)[0] + "/monitor"
-
-
-def _free_port() -> int:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port

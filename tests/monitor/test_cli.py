@@ -168,7 +168,7 @@ def test_killed_mid_stream_then_restarted_loses_and_rescores_nothing(tiny_run, t
 def test_run_with_an_http_source_scores_what_is_posted(tiny_run, tmp_path):
     import urllib.request
 
-    from tests.monitor.conftest import _free_port
+    from tests.pgserver import free_port as _free_port
 
     port = _free_port()
     db = tmp_path / "m.db"

@@ -102,7 +102,7 @@ def test_smtp_sends_one_mail_per_alert():
             got.append((envelope.mail_from, envelope.rcpt_tos, envelope.content.decode()))
             return "250 OK"
 
-    from tests.monitor.conftest import _free_port
+    from tests.pgserver import free_port as _free_port
 
     port = _free_port()
     ctl = Controller(Handler(), hostname="127.0.0.1", port=port)
