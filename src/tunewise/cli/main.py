@@ -19,6 +19,7 @@ from tunewise.cli import (
     models_cmd,
     predict_cmd,
     pretrain_cmd,
+    recommend_cmd,
     report_cmd,
     runs_cmd,
     serve_cmd,
@@ -76,6 +77,7 @@ app.command("curve")(fewshot_cmd.curve)
 app.command("suggest")(fewshot_cmd.suggest)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(recommend_cmd.app, name="recommend")
 
 
 def main(argv: list[str] | None = None) -> None:
