@@ -37,6 +37,7 @@ def pairs(bundle: dict, recent: int, per_user: int, seed: int = 0) -> dict[str, 
                 {
                     "text": history_text(pieces[: n - 1], recent),
                     "passage": texts[rec["train"][n - 1]],
+                    "user": uid,
                 }
             )
         for j in range(max(1, n - 1 - per_user), n - 1):
@@ -50,7 +51,59 @@ def pairs(bundle: dict, recent: int, per_user: int, seed: int = 0) -> dict[str, 
             )
     if len(out["dev"]) > MAX_DEV:
         out["dev"] = random.Random(seed).sample(out["dev"], MAX_DEV)
+    out["dev_users"] = [r.pop("user") for r in out["dev"]]
     return out
+
+
+def rerank_rows(bundle: dict, rows: dict, seed: int = 0) -> dict[str, list]:
+    """The cross-encoder's rows: each (history, liked item) pair labelled ``liked`` and the
+    same history with an item the user never liked in training (and not cold-start), drawn
+    at random, labelled ``other``. Dev rows are split in two (its dev and test)."""
+    from tunewise.tasks.recommend.rerank import LIKED
+
+    rng = random.Random(seed)
+    texts = bundle["items"]["texts"]
+    cold = set(bundle.get("cold_items") or [])
+    pool = [i for i in range(len(texts)) if i not in cold]
+    out: dict[str, list] = {}
+    for name, users in (("train", [u for u, _ in rows["train_users"]]), ("dev", rows["dev_users"])):
+        part = []
+        for r, uid in zip(rows[name], users):
+            liked = set(bundle["users"][uid]["train"])
+            free = [j for j in pool if j not in liked] or pool
+            neg = rng.choice(free)
+            part.append({"text": r["text"], "text_pair": r["passage"], "label": LIKED})
+            part.append({"text": r["text"], "text_pair": texts[neg], "label": "other"})
+        out[name] = part
+    half = len(out["dev"]) // 4 * 2  # a pair's two rows stay together
+    out["dev"], out["test"] = out["dev"][:half], out["dev"][half:]
+    return out
+
+
+def train_reranker(bundle, rows, stage: Path, model, epochs, max_length, overrides, echo) -> Path:
+    """Fine-tune the cross-encoder through the one runner (a classification run on sequence
+    pairs, in the staging folder); returns its model directory."""
+    import tunewise
+
+    data = rerank_rows(bundle, rows)
+    echo(f"reranker: fine-tuning a cross-encoder on {len(data['train'])} (history, item) pairs")
+    cfg = tunewise.build_config(
+        {
+            "model": {"name": model, "max_length": 2 * max_length},
+            "data": {
+                **{k: str(_jsonl(stage / f"rerank-{k}.jsonl", v)) for k, v in data.items()},
+                "text_column": "text",
+                "text_pair_column": "text_pair",
+                "label_column": "label",
+            },
+            "task": {"type": "classification", "label_issues": False},
+            "doctor": {"enabled": False},  # generated rows; the data was checked above
+            "train": {"epochs": epochs},
+            "out": str(stage / "reranker"),
+        },
+        overrides=overrides,
+    )
+    return tunewise.train(cfg, echo=lambda line: echo(f"  reranker: {line}")).path / "model"
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
@@ -122,18 +175,26 @@ def fit(
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.prep-", dir=out.parent))
     try:
-        bundle["pairs"] = {"train": rows.pop("train_users")}
+        bundle["pairs"] = {"train": rows["train_users"]}
         corpus = [
             {"id": iid, "passage": text or f"item {iid}"}
             for iid, text in zip(bundle["items"]["ids"], bundle["items"]["texts"])
         ]
         bundle["items"]["texts"] = [r["passage"] for r in corpus]
         (stage / "bundle.json").write_text(json.dumps(bundle), "utf-8")
+        reranker = (
+            train_reranker(bundle, rows, stage, model, epochs, max_length, overrides, echo)
+            if rerank
+            else None
+        )
         cfg = tunewise.build_config(
             {
                 "model": {"name": model, "max_length": max_length},
                 "data": {
-                    **{k: str(_jsonl(stage / f"{k}.jsonl", v)) for k, v in rows.items()},
+                    **{
+                        k: str(_jsonl(stage / f"{k}.jsonl", rows[k]))
+                        for k in ("train", "dev", "test")
+                    },
                     "corpus": str(_jsonl(stage / "items.jsonl", corpus)),
                     "text_column": "text",
                     "text_pair_column": "passage",
@@ -143,7 +204,7 @@ def fit(
                     "options": {
                         "bundle": str(stage / "bundle.json"),
                         "history_items": history_items,
-                        "rerank": rerank,
+                        "reranker": None if reranker is None else str(reranker),
                     },
                 },
                 "train": {"epochs": epochs},

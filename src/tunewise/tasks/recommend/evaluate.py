@@ -14,6 +14,7 @@ to) and ``model/recommend.json`` (what the predictor needs).
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,10 +125,12 @@ def evaluate(task, f) -> dict:
     views = user_views(bundle, task.opts.history_items)
     untuned = (f.extras or {}).get("untuned_recommend") or {}
     reranker = None
-    if task.opts.rerank:
-        from tunewise.tasks.recommend.rerank import fit_reranker
+    if task.opts.reranker:
+        from tunewise.tasks.recommend.rerank import RERANKER_DIR, Reranker
 
-        reranker = fit_reranker(task, f, p)
+        if f.main:  # the run keeps its reranker: the staging folder it came from goes away
+            shutil.copytree(task.opts.reranker, f.run.model / RERANKER_DIR, dirs_exist_ok=True)
+        reranker = Reranker(task.opts.reranker, max_length=2 * task.max_length)
     rec: dict = {"systems": {}, "verdicts": []}
     predictions = []
     for part, view in views.items():
@@ -146,6 +149,7 @@ def evaluate(task, f) -> dict:
         if reranker is not None:
             from tunewise.tasks.recommend.rerank import rerank_scores
 
+            f.echo(f"reranking the top {task.opts.rerank_top} with the cross-encoder")
             scores["reranked"] = rerank_scores(
                 reranker, view, text, bundle["items"]["texts"], task.opts.rerank_top
             )

@@ -120,7 +120,10 @@ class RecommendPredictor(RetrievalPredictor):
                 out.append(self.predict([it])[0])
                 continue
             try:
-                out.append({"items": self.recommend(it.get("user_id"), it.get("history"), it["k"])})
+                rec = self.recommend(
+                    it.get("user_id"), it.get("history"), it.get("k") or self.top_k
+                )
+                out.append({"items": rec})
             except UserError as e:
                 out.append({"error": str(e)})
         return out

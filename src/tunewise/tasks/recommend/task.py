@@ -33,11 +33,10 @@ class RecommendOptions(RetrievalOptions):
     over the user's candidates."""
     neighbours: int = Field(100, ge=1)
     """Item-kNN: similar items kept per item."""
-    rerank: bool = False
-    """Fine-tune a cross-encoder on (history, item) pairs and rerank the text model's top
-    ``rerank_top`` with it (evaluated beside it)."""
-    rerank_epochs: float = Field(1, gt=0)
-    """Epochs of the cross-encoder's fine-tuning."""
+    reranker: str | None = None
+    """A cross-encoder (a sequence-pair classifier, liked / other) fine-tuned on (history,
+    item) pairs by ``recommend fit --rerank``; it reranks the text model's top ``rerank_top``
+    at evaluation (beside the text model) and is kept as ``model/reranker/``."""
 
 
 class RecommendTask(RetrievalTask):
