@@ -44,7 +44,7 @@ def fit(
         float, Opt(help="Share of the time line after the cold-start cut (0: none)")
     ] = 0.1,
     history_items: Annotated[int, Opt(help="Latest liked items in the user tower")] = 5,
-    pairs_per_user: Annotated[int, Opt(help="Training pairs per user (latest)")] = 20,
+    pairs_per_user: Annotated[int, Opt(help="Training pairs per user (latest)")] = 10,
     model: Annotated[str, Opt(help="Packaged name, local dir or hub id")] = "minilm",
     epochs: Annotated[float, Opt(help="Training epochs")] = 1.0,
     max_length: Annotated[int, Opt(help="Longest user/item text in tokens")] = 128,

@@ -127,7 +127,7 @@ def fit(
     holdout: int = 5,
     cold_share: float = 0.1,
     history_items: int = 5,
-    pairs_per_user: int = 20,
+    pairs_per_user: int = 10,
     model: str = "minilm",
     epochs: float = 1.0,
     max_length: int = 128,
