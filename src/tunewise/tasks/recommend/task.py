@@ -114,6 +114,8 @@ class RecommendTask(RetrievalTask):
             out["untuned_recommend"][part] = evaluate_scores(q @ p.T, view)
         if self.opts.hard_negatives and len(self.corpus_tokens) > 1:
             pairs = self.bundle.get("pairs", {}).get("train") or []
+            if len(pairs) != len(enc["train"]):  # not the rows the bundle describes
+                pairs = []
             liked = {u: set(r["train"]) for u, r in self.bundle["users"].items()}
             q = embed_rows(model, enc["train"].input_ids, pad_id, bs)
             top = np.argsort(-(q @ p.T), axis=1)[:, :50]
