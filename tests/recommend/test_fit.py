@@ -39,6 +39,11 @@ def test_every_system_is_scored_on_the_same_users_warm_and_cold(rec_run):
     assert [v["items"] for v in rec["verdicts"]] == ["warm", "cold"]
 
 
+def test_the_report_has_the_recommendation_table(rec_run):
+    md = (rec_run / "report.md").read_text()
+    assert "Recommendation (warm and cold-start items)" in md and "| cold | popularity |" in md
+
+
 def test_predictions_explain_each_item_by_a_history_item(rec_run):
     rows = [json.loads(x) for x in (rec_run / "predictions" / "recommend.jsonl").open()]
     users = json.loads((rec_run / "model" / "recommend.json").read_text())["users"]

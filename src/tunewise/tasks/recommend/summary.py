@@ -55,3 +55,36 @@ def print_metrics(metrics: dict, console) -> None:
         )
     for v in rec.get("verdicts") or []:
         console.print(v["message"])
+
+
+def report_sections(r) -> list:
+    """The report's section: every system on warm and cold-start items, and the verdicts."""
+    from html import escape
+
+    from tunewise.tasks.base import Section
+
+    rec = (r.metrics or {}).get("recommend")
+    if not rec:
+        return []
+    keys = ("ndcg_at_10", "recall_at_10", "recall_at_50", "mrr")
+    head = ("nDCG@10", "Recall@10", "Recall@50", "MRR", "coverage@10")
+    md = ["| items | system | users | " + " | ".join(head) + " |", "|---|---|---:|" + "---:|" * 5]
+    html = ["<table><tr><th>items</th><th>system</th><th>users</th>"]
+    html.append("".join(f"<th>{h}</th>" for h in head) + "</tr>")
+    for part, rows in rec["systems"].items():
+        for name in SYSTEMS:
+            if name not in rows:
+                continue
+            v = rows[name]
+            cells = [_cell(v, k) for k in keys] + [f"{v['coverage_at_10']:.3f}"]
+            md.append(f"| {part} | {NAMES[name]} | {v['users']} | " + " | ".join(cells) + " |")
+            html.append(
+                f"<tr><td>{part}</td><td>{escape(NAMES[name])}</td><td>{v['users']}</td>"
+                + "".join(f"<td>{escape(c)}</td>" for c in cells)
+                + "</tr>"
+            )
+    html.append("</table>")
+    verdicts = [v["message"] for v in rec.get("verdicts") or []]
+    md += [""] + [f"- {m}" for m in verdicts]
+    html.append("<ul>" + "".join(f"<li>{escape(m)}</li>" for m in verdicts) + "</ul>")
+    return [Section("Recommendation (warm and cold-start items)", md, "".join(html), "recommend")]

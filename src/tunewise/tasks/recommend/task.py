@@ -142,4 +142,6 @@ class RecommendTask(RetrievalTask):
 
     @classmethod
     def report_sections(cls, run_data) -> list:
-        return []
+        from tunewise.tasks.recommend.summary import report_sections
+
+        return report_sections(run_data)
