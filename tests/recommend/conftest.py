@@ -80,7 +80,7 @@ def rec_run(rec_files, tiny_model_dir, tmp_path_factory) -> Path:
         epochs=2,
         max_length=48,
         holdout=3,
-        cold_share=0.2,
+        cold_share=0.1,
         rerank=True,
         overrides=["train.threads=1", "train.batch_size=16", "train.lr=2e-3", "train.bf16=false"],
         echo=lambda line: None,

@@ -15,7 +15,7 @@ def _bundle(tmp_path, **kw):
 
 
 def test_the_last_liked_items_by_time_are_held_out(tmp_path):
-    data, b = _bundle(tmp_path, holdout=3, cold_share=0.2)
+    data, b = _bundle(tmp_path, holdout=3, cold_share=0.1)
     ids = b["items"]["ids"]
     for uid, rec in b["users"].items():
         liked = sorted(
@@ -32,7 +32,7 @@ def test_the_last_liked_items_by_time_are_held_out(tmp_path):
 
 
 def test_cold_start_items_are_never_in_training(tmp_path):
-    data, b = _bundle(tmp_path, holdout=3, cold_share=0.2)
+    data, b = _bundle(tmp_path, holdout=3, cold_share=0.1)
     cold = set(b["cold_items"])
     assert cold == {b["items"]["ids"].index(str(i)) for i in range(37, 41)}
     for rec in b["users"].values():

@@ -41,7 +41,7 @@ def fit(
     ] = None,
     holdout: Annotated[int, Opt(help="Last liked items per user held out (by time)")] = 5,
     cold_share: Annotated[
-        float, Opt(help="Share of the time line after the cold-start cut (0: none)")
+        float, Opt(help="Share of the items, the latest to appear, held out cold (0: none)")
     ] = 0.1,
     history_items: Annotated[int, Opt(help="Latest liked items in the user tower")] = 5,
     pairs_per_user: Annotated[int, Opt(help="Training pairs per user (latest)")] = 10,

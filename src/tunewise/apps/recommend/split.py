@@ -2,9 +2,9 @@
 
 Per user, by time: the last ``holdout`` liked items are the test (never a random draw), the
 one before them the dev pair the loop selects its checkpoint on, the rest train. Cold-start
-items: every item whose first interaction (by anyone) falls after the time cut (the
-``cold_share`` quantile of all interaction times) is removed from training entirely; the
-interactions with it are the cold-start test. Items seen in training are excluded from a
+items: the time cut is when the latest ``cold_share`` of the items (by their first
+interaction, by anyone) first appear; every item first seen after it is removed from training
+entirely, and the liked interactions with it are the cold-start test. Items seen in training are excluded from a
 user's candidates at evaluation.
 """
 
@@ -24,7 +24,8 @@ def split(data: RecData, holdout: int = 5, cold_share: float = 0.1, min_train: i
 
     Args:
         holdout: the last N liked items of each user held out (by time).
-        cold_share: the share of the time line after the cold-start cut (0: no cold items).
+        cold_share: the share of the items (the latest to appear) that are cold-start items
+            (0: none).
         min_train: liked training items a user needs to be evaluated.
     """
     if holdout < 1:
@@ -32,12 +33,13 @@ def split(data: RecData, holdout: int = 5, cold_share: float = 0.1, min_train: i
     if not 0 <= cold_share < 1:
         raise UserError(f"--cold-share {cold_share}: give a share in [0, 1)")
     index = {iid: i for i, iid in enumerate(data.item_ids)}
-    times = np.array([x.time for x in data.interactions], dtype=np.float64)
     first: dict[int, float] = {}
     for x in data.interactions:
         i = index[x.item]
         first[i] = min(first.get(i, x.time), x.time)
-    cut = float(np.quantile(times, 1 - cold_share)) if cold_share > 0 else float("inf")
+    # the cut: the time after which the latest ``cold_share`` of the catalog first appears
+    seen_first = np.array(sorted(first.values()), dtype=np.float64)
+    cut = float(np.quantile(seen_first, 1 - cold_share)) if cold_share > 0 else float("inf")
     cold = {i for i, t in first.items() if t >= cut}
     # the earliest interaction of a (user, item) pair counts; later copies are dropped
     by_user: dict[str, list] = defaultdict(list)
@@ -86,6 +88,8 @@ def split(data: RecData, holdout: int = 5, cold_share: float = 0.1, min_train: i
         "holdout": holdout,
         "min_train_items": min_train,
         "cold_share": cold_share,
+        "cold_definition": "items first seen after the time cut: the latest cold_share of the "
+        "catalog to appear",
         "cold_cut_time": None if cold_share == 0 else cut,
         "users": len(users),
         "users_evaluated_warm": evaluated,
