@@ -33,3 +33,12 @@ def test_item_knn_recommends_what_similar_users_liked():
     s = knn_scores(item_knn(x, 10), [[0]])
     assert s[0, 1] > 0 and s[0, 2] == 0 and s[0, 0] == 0
     assert popularity(x).tolist() == [2, 2, 1, 1]
+
+
+def test_ties_are_not_broken_by_item_index():
+    # a system with no signal (all scores equal) must score like chance, not like the first ids
+    n = 200
+    scores = np.zeros((50, n))
+    cand = np.ones_like(scores, dtype=bool)
+    m = summarize(scores, cand, [[0, 1, 2, 3, 4]] * 50)
+    assert m["recall_at_10"] < 0.5

@@ -14,12 +14,19 @@ KEYS = ("recall_at_10", "recall_at_50", "ndcg_at_10", "mrr")
 CI_METHOD = "percentile bootstrap over users, 1000 resamples, 95%"
 
 
-def rank_candidates(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Item indices best first per user, candidates only (``candidates`` a bool [users, items]
-    mask; the excluded sink to the end and are cut)."""
-    masked = np.where(candidates, scores, -np.inf)
-    order = full_ranking(masked)
-    return order, candidates.sum(1)
+def rank_candidates(
+    scores: np.ndarray, candidates: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(item indices best first per user, candidates per user): candidates only
+    (``candidates`` a bool [users, items] mask; the excluded sink to the end and are cut).
+
+    Ties are broken in a seeded random order of the items, the same for every system: broken
+    by index they would rank the catalog's first ids first, and item ids often follow the
+    order items were added (MovieLens's do), which would score a system that knows nothing
+    about cold-start items (popularity, item-kNN: all zero) as if it did."""
+    perm = np.random.default_rng(seed).permutation(scores.shape[1])
+    masked = np.where(candidates, scores, -np.inf)[:, perm]
+    return perm[full_ranking(masked)], candidates.sum(1)
 
 
 def per_user(order: np.ndarray, n_cand: np.ndarray, relevant: list[list[int]]) -> dict:
