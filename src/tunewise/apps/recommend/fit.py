@@ -187,26 +187,18 @@ def fit(
             if rerank
             else None
         )
+        files = {k: str(_jsonl(stage / f"{k}.jsonl", rows[k])) for k in ("train", "dev", "test")}
+        files["corpus"] = str(_jsonl(stage / "items.jsonl", corpus))
+        options = {
+            "bundle": str(stage / "bundle.json"),
+            "history_items": history_items,
+            "reranker": None if reranker is None else str(reranker),
+        }
         cfg = tunewise.build_config(
             {
                 "model": {"name": model, "max_length": max_length},
-                "data": {
-                    **{
-                        k: str(_jsonl(stage / f"{k}.jsonl", rows[k]))
-                        for k in ("train", "dev", "test")
-                    },
-                    "corpus": str(_jsonl(stage / "items.jsonl", corpus)),
-                    "text_column": "text",
-                    "text_pair_column": "passage",
-                },
-                "task": {
-                    "type": "recommend",
-                    "options": {
-                        "bundle": str(stage / "bundle.json"),
-                        "history_items": history_items,
-                        "reranker": None if reranker is None else str(reranker),
-                    },
-                },
+                "data": {**files, "text_column": "text", "text_pair_column": "passage"},
+                "task": {"type": "recommend", "options": options},
                 "train": {"epochs": epochs},
                 "out": str(out),
             },

@@ -81,8 +81,22 @@ def split(data: RecData, holdout: int = 5, cold_share: float = 0.1, min_train: i
             f"no user has {holdout + min_train} liked items: nothing to evaluate; lower "
             "--holdout or --min-rating"
         )
+    record = _record(users, cold, holdout, min_train, cold_share, cut, len(data.item_ids))
+    record["users_evaluated_warm"], record["users_evaluated_cold"] = evaluated, cold_users
+    return {
+        "items": {"ids": data.item_ids, "texts": data.texts, "titles": data.titles},
+        "users": users,
+        "cold_items": sorted(cold),
+        "split": record,
+        "settings": data.settings,
+        "doctor": data.doctor,
+    }
+
+
+def _record(users: dict, cold: set, holdout, min_train, cold_share, cut, n_items) -> dict:
+    """``split.json``: how the data was split, its sizes and its leakage checks."""
     train_items = {i for u in users.values() for i in u["train"]}
-    record = {
+    return {
         "method": "per user by time: the last --holdout liked items are test (never random); "
         "cold-start items (first interaction after the time cut) are unseen in training",
         "holdout": holdout,
@@ -92,9 +106,7 @@ def split(data: RecData, holdout: int = 5, cold_share: float = 0.1, min_train: i
         "catalog to appear",
         "cold_cut_time": None if cold_share == 0 else cut,
         "users": len(users),
-        "users_evaluated_warm": evaluated,
-        "users_evaluated_cold": cold_users,
-        "items": len(data.item_ids),
+        "items": n_items,
         "items_in_training": len(train_items),
         "cold_items": len(cold),
         "train_positives": sum(len(u["train"]) for u in users.values()),
@@ -106,12 +118,4 @@ def split(data: RecData, holdout: int = 5, cold_share: float = 0.1, min_train: i
                 len(set(u["warm_test"]) & set(u["train"])) for u in users.values()
             ),
         },
-    }
-    return {
-        "items": {"ids": data.item_ids, "texts": data.texts, "titles": data.titles},
-        "users": users,
-        "cold_items": sorted(cold),
-        "split": record,
-        "settings": data.settings,
-        "doctor": data.doctor,
     }

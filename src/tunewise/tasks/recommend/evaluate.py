@@ -100,6 +100,32 @@ def verdict(part: str, rows: dict, key: str = "ndcg_at_10") -> dict:
     return {"items": part, "text_helps": helps, "best_baseline": best, "message": msg}
 
 
+def _explained(bundle: dict, part: str, view: View, text: np.ndarray, p: np.ndarray) -> list:
+    """Each user's top 10 by the text model, each item with its closest history item."""
+    ids, titles = bundle["items"]["ids"], bundle["items"]["titles"]
+    top = np.argsort(-np.where(view.candidates, text, -np.inf), axis=1)[:, :10]
+    out = []
+    for u, uid in enumerate(view.users):
+        because = closest(p, view.history[u], top[u])
+        out.append(
+            {
+                "user": uid,
+                "items": part,
+                "held_out": [ids[i] for i in view.relevant[u]],
+                "top": [
+                    {
+                        "item_id": ids[int(i)],
+                        "score": round(float(text[u, i]), 6),
+                        "because": ids[b] if b >= 0 else None,
+                        "because_title": titles[b] if b >= 0 else None,
+                    }
+                    for i, b in zip(top[u], because)
+                ],
+            }
+        )
+    return out
+
+
 def evaluate(task, f) -> dict:
     from tunewise.tasks.recommend.collab import (
         interaction_matrix,
@@ -158,26 +184,7 @@ def evaluate(task, f) -> dict:
             rows["untuned"] = untuned[part]
         rec["systems"][part] = rows
         rec["verdicts"].append(verdict(part, rows))
-        masked = np.where(view.candidates, text, -np.inf)
-        top = np.argsort(-masked, axis=1)[:, :10]
-        for u, uid in enumerate(view.users):
-            because = closest(p, view.history[u], top[u])
-            predictions.append(
-                {
-                    "user": uid,
-                    "items": part,
-                    "held_out": [bundle["items"]["ids"][i] for i in view.relevant[u]],
-                    "top": [
-                        {
-                            "item_id": bundle["items"]["ids"][int(i)],
-                            "score": round(float(text[u, i]), 6),
-                            "because": bundle["items"]["ids"][b] if b >= 0 else None,
-                            "because_title": bundle["items"]["titles"][b] if b >= 0 else None,
-                        }
-                        for i, b in zip(top[u], because)
-                    ],
-                }
-            )
+        predictions += _explained(bundle, part, view, text, p)
     if "cold" not in views:
         rec["verdicts"].append(
             {"items": "cold", "text_helps": None, "message": "no cold-start items to evaluate"}
