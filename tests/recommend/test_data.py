@@ -88,3 +88,16 @@ def test_a_missing_user_column_names_the_file_and_columns(files):
     inter, items = files
     with pytest.raises(UserError, match=r"inter.csv: no column 'uid' \(--user-column\)"):
         read_data(inter, items, user_column="uid")
+
+
+def test_times_may_be_iso_dates_and_bad_ones_name_the_line(tmp_path, files):
+    _, items = files
+    rows = [
+        {"user_id": "1", "item_id": "a", "timestamp": "2024-01-02"},
+        {"user_id": "1", "item_id": "b", "timestamp": "2024-01-01T10:00:00"},
+    ]
+    d = read_data(_csv(tmp_path / "iso.csv", rows), items, item_text="{title}")
+    assert d.interactions[0].time > d.interactions[1].time
+    rows.append({"user_id": "2", "item_id": "a", "timestamp": "yesterday"})
+    with pytest.raises(UserError, match=r"iso2.csv line 4, column 'timestamp': 'yesterday'"):
+        read_data(_csv(tmp_path / "iso2.csv", rows), items, item_text="{title}")

@@ -74,13 +74,21 @@ def _col(names: list[str], want: str, path: Path, flag: str) -> str:
     return want
 
 
-def _number(value, path: Path, line: int, column: str) -> float:
+def _number(value, path: Path, line: int, column: str, time: bool = False) -> float:
+    """A number; for the time column also an ISO date or date-time (as a POSIX timestamp)."""
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise UserError(
-            f"{path} line {line}, column {column!r}: {value!r} is not a number"
-        ) from None
+        pass
+    if time:
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(str(value).strip()).timestamp()
+        except ValueError:
+            pass
+    what = "a number or an ISO date" if time else "a number"
+    raise UserError(f"{path} line {line}, column {column!r}: {value!r} is not {what}")
 
 
 def read_items(path: Path, item_column: str, template: str, title_column: str | None):
@@ -140,7 +148,7 @@ def read_data(
         user, item = str(row.get(ucol) or "").strip(), str(row.get(icol) or "").strip()
         if not user or not item:
             raise UserError(f"{interactions} line {line}: empty user or item id")
-        t = _number(row.get(tcol), interactions, line, tcol) if tcol else float(n)
+        t = _number(row.get(tcol), interactions, line, tcol, time=True) if tcol else float(n)
         r = _number(row.get(rcol), interactions, line, rcol) if rcol else None
         rev = str(row.get(review_column) or "").strip() if review_column else ""
         it = Interaction(user, item, t, r, line, rev)
