@@ -37,6 +37,7 @@ def test_every_system_is_scored_on_the_same_users_warm_and_cold(rec_run):
     cold = rec["systems"]["cold"]
     assert cold["popularity"]["coverage_at_10"] <= 1
     assert [v["items"] for v in rec["verdicts"]] == ["warm", "cold"]
+    assert "their order there is chance" in rec["verdicts"][1]["message"]
 
 
 def test_the_report_has_the_recommendation_table(rec_run):

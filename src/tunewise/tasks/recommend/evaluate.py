@@ -97,6 +97,11 @@ def verdict(part: str, rows: dict, key: str = "ndcg_at_10") -> dict:
             f"text {text[key]:.3f}; text does not help here"
         )
         helps = False
+    if part == "cold":
+        msg += (
+            " (popularity and item-kNN saw no interaction with a cold item: their order there "
+            "is chance)"
+        )
     return {"items": part, "text_helps": helps, "best_baseline": best, "message": msg}
 
 
