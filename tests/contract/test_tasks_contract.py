@@ -89,6 +89,7 @@ def _data(task: str, tmp: Path) -> dict:
         "classification": make_rows,
         "regression": _regression_rows,
         "retrieval": _retrieval_rows,
+        "recommend": _retrieval_rows,  # (history, item) pairs without a bundle: retrieval rows
         "toy_sign": _sign_rows,
     }
     return {s: write_jsonl(tmp / f"{s}.jsonl", rows[task](n, i)) for i, (s, n) in enumerate(sizes)}

@@ -21,6 +21,7 @@ from tunewise.cli import (
     monitor_cmd,
     predict_cmd,
     pretrain_cmd,
+    recommend_cmd,
     report_cmd,
     runs_cmd,
     serve_cmd,
@@ -80,6 +81,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(monitor_cmd.app, name="monitor")
 app.add_typer(assist_cmd.app, name="assist")
+app.add_typer(recommend_cmd.app, name="recommend")
 
 
 def main(argv: list[str] | None = None) -> None:

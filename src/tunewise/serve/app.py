@@ -148,7 +148,11 @@ def _add_task_route(app: FastAPI, state: State, task, auth) -> None:
             raise ApiError(422, str(e)) from None
         results = await state.batchers[m.name].submit(items)
         state.metrics.items.labels(m.name).inc(len(items))
-        return {"model": m.name, **route.respond(req, results)}
+        try:
+            body = route.respond(req, results)
+        except UserError as e:  # an answer the predictor gave as an error value (unknown user)
+            raise ApiError(422, str(e)) from None
+        return {"model": m.name, **body}
 
     endpoint.__annotations__ = {"req": route.request}
     endpoint.__doc__ = route.summary

@@ -15,18 +15,24 @@ from tunewise.rundir import model_dir_of, read_meta
 class RetrievalPredictor:
     """The fine-tuned bi-encoder and its faiss index over the corpus, loaded from a run."""
 
+    @staticmethod
+    def task_class():
+        """The task this predictor loads (a subclass's own task: recommend)."""
+        from tunewise.tasks.retrieval.task import RetrievalTask
+
+        return RetrievalTask
+
     def __init__(
         self, path: str | Path, batch_size: int = 64, loader=None, top_k: int | None = None
     ):
         from tunewise.models.loading import load_tokenizer
         from tunewise.tasks.retrieval.encoder import INDEX_FILE, build_index, load_index
-        from tunewise.tasks.retrieval.task import RetrievalTask
 
         self.run, model_dir = model_dir_of(path)
         self.meta = read_meta(model_dir)
         self.max_length = int(self.meta.max_length)
         self.tokenizer = load_tokenizer(str(model_dir))
-        self.task = RetrievalTask.from_meta(self.meta, self.tokenizer)
+        self.task = self.task_class().from_meta(self.meta, self.tokenizer)
         self.batch_size = batch_size
         self.top_k = top_k or self.task.opts.top_k
         self.model = self.task.load_saved(model_dir, self.meta.to_dict(), loader)
