@@ -10,10 +10,13 @@ from tunewise.errors import UserError
 def _run(path: Path):
     from tunewise.rundir import RunDir, read_json
 
+    from tunewise.tasks.recommend.task import RecommendTask
+
     run = RunDir(path)
     run.require_complete()
     metrics = read_json(run.metrics) if run.metrics.is_file() else {}
-    if metrics.get("task") != "recommend" or "recommend" not in metrics:
+    name = RecommendTask.name
+    if metrics.get("task") != name or name not in metrics:
         raise UserError(
             f"{path}: not a recommend run (task {metrics.get('task')!r}); fit one with "
             "`tunewise recommend fit`"
