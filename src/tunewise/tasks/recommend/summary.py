@@ -53,6 +53,12 @@ def print_metrics(metrics: dict, console) -> None:
             f"split: last {split.get('holdout')} liked items per user held out by time; "
             f"{split.get('cold_items')} cold-start items first seen after the time cut"
         )
+    if rec.get("hybrid_weight") is not None:
+        how = "chosen on a validation split carved from training by time"
+        console.print(
+            f"hybrid: text weight {rec['hybrid_weight']} "
+            + (how if rec.get("hybrid_validation") else "(set by task.options.hybrid_weight)")
+        )
     for v in rec.get("verdicts") or []:
         console.print(v["message"])
 
