@@ -22,6 +22,7 @@ def test_the_run_records_split_doctor_metrics_and_index(rec_run):
     assert (rec_run / "model" / "index.faiss").is_file()
     assert not list(rec_run.parent.glob(".rec.prep-*"))  # the staging folder is gone
     assert (rec_run / "model" / "reranker" / "config.json").is_file()  # the run keeps it
+    assert "rerank_top: 4" in (rec_run / "config.yaml").read_text()  # a task override
 
 
 def test_every_system_is_scored_on_the_same_users_warm_and_cold(rec_run):
@@ -38,6 +39,9 @@ def test_every_system_is_scored_on_the_same_users_warm_and_cold(rec_run):
     assert cold["popularity"]["coverage_at_10"] <= 1
     assert [v["items"] for v in rec["verdicts"]] == ["warm", "cold"]
     assert "their order there is chance" in rec["verdicts"][1]["message"]
+    # the hybrid's weight was chosen on the validation split carved from training
+    assert rec["hybrid_validation"]["users"] > 0
+    assert rec["hybrid_weight"] == rec["hybrid_validation"]["weight"]
 
 
 def test_the_report_has_the_recommendation_table(rec_run):

@@ -101,7 +101,8 @@ def train_reranker(bundle, rows, stage: Path, model, epochs, max_length, overrid
             "train": {"epochs": epochs},
             "out": str(stage / "reranker"),
         },
-        overrides=overrides,
+        # the recommend run's task.* overrides (rerank_top, hybrid_weight ...) are not its
+        overrides=[o for o in overrides or [] if not o.startswith("task.")],
     )
     return tunewise.train(cfg, echo=lambda line: echo(f"  reranker: {line}")).path / "model"
 
