@@ -95,6 +95,7 @@ def test_cli_eval_and_predict(rec_run, capsys):
         (["--item-text", "{title}. {plot}"], "no column 'plot'"),
         (["--user-column", "uid"], "no column 'uid'"),
         (["--holdout", "0"], "--holdout 0"),
+        (["--rerank", "--rerank-pairs", "0"], "--rerank-pairs 0"),
     ],
 )
 def test_cli_user_mistakes_are_one_line_and_exit_2(rec_files, tmp_path, capsys, args, message):
@@ -112,3 +113,26 @@ def test_eval_refuses_a_run_that_is_not_a_recommend_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["recommend", "eval", str(tmp_path)])
     assert e.value.code == 2 and "not a tunewise run directory" in capsys.readouterr().err
+
+
+def test_the_reranker_trains_on_at_most_rerank_pairs(rec_files):
+    from tunewise.apps.recommend.data import read_data
+    from tunewise.apps.recommend.fit import pairs, rerank_rows
+    from tunewise.apps.recommend.split import split
+
+    inter, items = rec_files
+    bundle = split(read_data(inter, items, min_user_positives=5), holdout=3)
+    rows = pairs(bundle, 5, 4)
+    full = rerank_rows(bundle, rows)
+    assert len(full["train"]) == 2 * len(rows["train"])
+    few = rerank_rows(bundle, rows, limit=7)
+    assert len(few["train"]) == 14  # each pair: its liked row and one other
+    liked = [r for r in few["train"] if r["label"] == "liked"]
+    assert len(liked) == 7 and all(
+        {"text": r["text"], "passage": r["text_pair"]} in rows["train"] for r in liked
+    )
+
+    def dev_liked(d):
+        return [r for r in d["dev"] + d["test"] if r["label"] == "liked"]
+
+    assert dev_liked(few) == dev_liked(full)  # the dev pairs are all kept
