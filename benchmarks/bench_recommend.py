@@ -16,7 +16,7 @@ requests, half with a known ``user_id``, half with a new user's ``history`` (3 i
 p50/p95 client-side wall time per kind (the index holds all 1,682 items).
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_recommend.py --parts fit \\
-        --out benchmarks/out/recommend --pairs-per-user 2 --max-length 64 --rerank-top 10
+        --out benchmarks/out/recommend --pairs-per-user 2 --max-length 64 --rerank-top 10 --rerank-pairs 600
     PYTHONPATH=src .venv/bin/python benchmarks/bench_recommend.py --parts latency \\
         --out benchmarks/out/recommend --requests 300
 """
@@ -179,7 +179,7 @@ def part_fit(a, out: Path) -> dict:
             str(run),
             "--overwrite",
         ]
-        + (["--rerank"] if a.rerank else [])
+        + (["--rerank", "--rerank-pairs", str(a.rerank_pairs)] if a.rerank else [])
     )
     before = machine()
     fit_s = run_logged(cmd, out / "fit.log")
@@ -309,6 +309,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--rerank-top", type=int, default=10)
+    ap.add_argument("--rerank-pairs", type=int, default=600)
     ap.add_argument("--no-rerank", dest="rerank", action="store_false")
     ap.add_argument("--override", action="append", default=[], help="dotted override, repeat")
     ap.add_argument("--requests", type=int, default=300)
