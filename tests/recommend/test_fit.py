@@ -84,6 +84,7 @@ def test_cli_eval_and_predict(rec_run, capsys):
     out = capsys.readouterr().out
     assert "popularity" in out and "cold" in out and "item-kNN" in out
     assert "on warm items" in out and "on cold items" in out
+    assert "predict and /v1/recommend rank by the fine-tuned two-tower" in " ".join(out.split())
     main(["recommend", "predict", str(rec_run), "--user", "3", "--k", "10"])
     lines = [x for x in capsys.readouterr().out.splitlines() if x.strip()]
     assert len(lines) == 10 and "because you liked" in lines[0]

@@ -15,6 +15,13 @@ NAMES = {
 }
 
 
+SERVED = (
+    "predict and /v1/recommend rank by the fine-tuned two-tower text model alone (every item, "
+    "cold-start ones included, seen ones excluded); the hybrid and the reranker are measured "
+    "here, not served"
+)
+
+
 def _cell(row: dict, key: str) -> str:
     ci = (row.get("ci") or {}).get(key)
     return f"{row[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
@@ -61,6 +68,7 @@ def print_metrics(metrics: dict, console) -> None:
         )
     for v in rec.get("verdicts") or []:
         console.print(v["message"])
+    console.print(SERVED)
 
 
 def report_sections(r) -> list:
