@@ -23,7 +23,7 @@ from tunewise.rundir import atomic_write, read_json, write_json
 from tunewise.tasks.recommend.bundle import BUNDLE_FILE, history_text, user_pieces
 from tunewise.tasks.recommend.metrics import summarize
 
-BASELINES = ("popularity", "item_knn", "untuned", "random")
+BASELINES = ("popularity", "item_knn", "als", "untuned", "random")
 
 
 @dataclass
@@ -31,6 +31,8 @@ class View:
     """The users evaluated on one kind of item: their queries, candidates and held-out items."""
 
     users: list[str]
+    rows: list[int]
+    """Each user's row in the interaction matrix (the bundle's order of users)."""
     queries: list[str]
     history: list[list[int]]
     candidates: np.ndarray
@@ -44,12 +46,13 @@ def user_views(bundle: dict, recent: int, min_train: int | None = None) -> dict[
     cold[list(bundle.get("cold_items") or [])] = True
     views = {}
     for part in ("warm", "cold"):
-        users, queries, history, cands, rel = [], [], [], [], []
-        for uid, rec in bundle["users"].items():
+        users, rows, queries, history, cands, rel = [], [], [], [], [], []
+        for row, (uid, rec) in enumerate(bundle["users"].items()):
             held = rec[f"{part}_test"]
             if not held or len(rec["train"]) < min_train:
                 continue
             users.append(uid)
+            rows.append(row)
             queries.append(history_text(user_pieces(bundle, rec), recent))
             history.append(rec["train"])
             mask = ~cold if part == "warm" else cold.copy()
@@ -57,7 +60,7 @@ def user_views(bundle: dict, recent: int, min_train: int | None = None) -> dict[
             cands.append(mask)
             rel.append(held)
         if users:
-            views[part] = View(users, queries, history, np.stack(cands), rel)
+            views[part] = View(users, rows, queries, history, np.stack(cands), rel)
     return views
 
 
@@ -78,7 +81,7 @@ def verdict(part: str, rows: dict, key: str = "ndcg_at_10") -> dict:
     """Whether the text model beats the collaborative and popularity baselines on ``part``,
     said plainly (and whether the intervals overlap)."""
     text = rows["text_model"]
-    rivals = {k: rows[k] for k in ("popularity", "item_knn") if k in rows}
+    rivals = {k: rows[k] for k in ("popularity", "item_knn", "als") if k in rows}
     best = max(rivals, key=lambda k: rivals[k][key]) if rivals else None
     if best is None:
         return {"items": part, "text_helps": True, "message": f"on {part} items: no baseline"}
@@ -99,8 +102,8 @@ def verdict(part: str, rows: dict, key: str = "ndcg_at_10") -> dict:
         helps = False
     if part == "cold":
         msg += (
-            " (popularity and item-kNN saw no interaction with a cold item: their order there "
-            "is chance)"
+            " (popularity and the collaborative models saw no interaction with a cold item: "
+            "their order there is chance)"
         )
     return {"items": part, "text_helps": helps, "best_baseline": best, "message": msg}
 
@@ -182,6 +185,8 @@ def _explained(bundle: dict, part: str, view: View, text: np.ndarray, p: np.ndar
 
 def evaluate(task, f) -> dict:
     from tunewise.tasks.recommend.collab import (
+        als_available,
+        als_scores,
         interaction_matrix,
         item_knn,
         knn_scores,
@@ -240,6 +245,10 @@ def evaluate(task, f) -> dict:
             "item_knn": knn,
             "random": random_scores(*text.shape, seed=f.cfg.train.seed),
         }
+        if als_available():
+            scores["als"] = als_scores(x, view.rows, seed=f.cfg.train.seed)
+        elif part == "warm":
+            f.echo("ALS baseline skipped: `implicit` is not installed (pip install implicit)")
         if reranker is not None:
             from tunewise.tasks.recommend.rerank import rerank_scores
 

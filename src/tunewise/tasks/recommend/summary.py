@@ -3,12 +3,22 @@ intervals, and the plain verdicts (where text helps and where it does not)."""
 
 from __future__ import annotations
 
-SYSTEMS = ("text_model", "reranked", "hybrid", "item_knn", "popularity", "untuned", "random")
+SYSTEMS = (
+    "text_model",
+    "reranked",
+    "hybrid",
+    "item_knn",
+    "als",
+    "popularity",
+    "untuned",
+    "random",
+)
 NAMES = {
     "text_model": "text model (fine-tuned two-tower)",
     "reranked": "text model + cross-encoder rerank",
     "hybrid": "hybrid (text + item-kNN)",
     "item_knn": "item-kNN (collaborative)",
+    "als": "ALS (collaborative, implicit)",
     "popularity": "popularity",
     "untuned": "untuned encoder",
     "random": "random",
