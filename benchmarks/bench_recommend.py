@@ -18,7 +18,7 @@ p50/p95 client-side wall time per kind (the index holds all 1,682 items).
     PYTHONPATH=src .venv/bin/python benchmarks/bench_recommend.py --parts fit \\
         --out benchmarks/out/recommend --pairs-per-user 2 --max-length 64 --rerank-top 10 --rerank-pairs 600
     PYTHONPATH=src .venv/bin/python benchmarks/bench_recommend.py --parts latency \\
-        --out benchmarks/out/recommend --requests 300
+        --out benchmarks/out/recommend --requests 400
 """
 
 from __future__ import annotations
@@ -356,7 +356,7 @@ def main() -> None:
     ap.add_argument("--rerank-pairs", type=int, default=600)
     ap.add_argument("--no-rerank", dest="rerank", action="store_false")
     ap.add_argument("--override", action="append", default=[], help="dotted override, repeat")
-    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--requests", type=int, default=400)
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     parts = a.parts.split(",")
