@@ -187,7 +187,7 @@ def contrastive_stage(model, opts: SetFitOptions, task, train, pad_id: int, trai
     opt = torch.optim.AdamW(params, lr=opts.body_lr, weight_decay=0.01)
     warm = max(1, int(0.1 * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / (steps - warm))
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
     )
     n_pos = sum(1 for p in pairs if p[2] == 1.0)
     echo(
