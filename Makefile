@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench bench-setup zh-encoder clean
+.PHONY: setup demo test lint bench bench-setup bench-setfit zh-encoder clean
 
 setup: $(STAMP)
 
@@ -40,9 +40,14 @@ bench-setup: setup
 	command -v wrk >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
+# [fewshot]: the setfit library in its own venv, for bench_fewshot.py's side-by-side cells
+bench-setfit:
+	test -x .venv-setfit/bin/python || $(PYTHON) -m venv .venv-setfit
+	.venv-setfit/bin/python -m pip --disable-pip-version-check -q install -r benchmarks/requirements-setfit.txt
+
 # [pretrain]: the small Chinese encoder pretrained from scratch here (not committed: over 1 MiB)
 zh-encoder: setup
 	bash examples/pretrain/zh_encoder.sh
 
 clean:
-	rm -rf $(VENV) runs data
+	rm -rf $(VENV) .venv-setfit runs data

@@ -202,3 +202,11 @@ def test_cli_bad_few_shot_input_is_one_line(tiny_model_dir, pool, tmp_path, caps
         assert len(errors) == 1 and want in errors[0], err
         assert "Traceback" not in err
         assert not (tmp_path / "x").exists()  # refused before any run folder was made
+
+
+def test_a_contrastive_stage_of_one_step_trains(tiny_model_dir, pool, tmp_path):
+    """pairs=2 is one step of 16: warmup is that step, and the decay has no length to divide."""
+    cfg = _cfg(tiny_model_dir, pool, tmp_path / "one-step")
+    cfg["method"]["setfit"]["pairs"] = 2
+    m = tunewise.train(cfg).metrics
+    assert m["test"]["accuracy"] > 0

@@ -194,3 +194,47 @@ def test_cross_validation_refuses_a_test_file(tiny_model_dir, files):
     cfg["task"]["options"] = {"cv_folds": 3}
     with pytest.raises(UserError, match="the folds are the test sets"):
         tunewise.train(cfg)
+
+
+def test_mine_pairs_takes_own_passages_and_the_best_wrong_ones():
+    from tunewise.tasks.retrieval.rerank import mine_pairs
+
+    order = np.array([[4, 2, 7, 1], [3, 5, 6, 0]])
+    pairs = mine_pairs(order, [{2}, {0, 9}], negatives=2)
+    assert pairs == [(0, 2, 1.0), (0, 4, 0.0), (0, 7, 0.0), (1, 0, 1.0), (1, 9, 1.0)] + [
+        (1, 3, 0.0),
+        (1, 5, 0.0),
+    ]
+
+
+def test_a_trained_reranker_is_evaluated_saved_and_used_by_predict(tiny_model_dir, files):
+    from sentence_transformers import CrossEncoder
+
+    cfg = _cfg(tiny_model_dir, files, files["tmp"] / "rerank")
+    cfg["task"]["options"] = {"rerank": True, "rerank_epochs": 2, "rerank_lr": 3e-3}
+    r = tunewise.train(cfg)
+    m = r.metrics
+    rec = m["reranker"]
+    # every distinct train question: its own passages and 3 wrong ones; the question
+    # listed with two passages is one query with two positives
+    assert rec["positives"] >= rec["queries"] > 60
+    assert rec["pairs"] == rec["positives"] + 3 * rec["queries"]
+    assert rec["dir"] == "model/reranker" and (r.path / "model" / "reranker").is_dir()
+    assert set(m["reranked"]) >= {"mrr_at_10", "recall_at_1"} and m["reranked"]["n"] == 21
+    pred = tunewise.load(r.path)
+    q = "what about plot good bad"
+    got = pred.predict([q], top_k=5)[0]["passages"]
+    # the scores are the saved cross-encoder's, best first, over the bi-encoder's top 20
+    ce = CrossEncoder(str(r.path / "model" / "reranker"), device="cpu")
+    texts = pred.task.corpus.texts
+    want = sorted(np.asarray(ce.predict([(q, t) for t in texts])).reshape(-1), reverse=True)
+    assert [p["score"] for p in got] == pytest.approx(want[:5], abs=1e-5)
+    rows = [json.loads(x) for x in (r.path / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert rows and "rank_reranked" in rows[0]
+
+
+def test_rerank_and_rerank_model_together_is_one_line(tiny_model_dir, files):
+    cfg = _cfg(tiny_model_dir, files, files["tmp"] / "rerank-bad")
+    cfg["task"]["options"] = {"rerank": True, "rerank_model": str(files["tmp"])}
+    with pytest.raises(UserError, match="set one of them"):
+        tunewise.train(cfg)

@@ -1,11 +1,11 @@
 """SetFit (Tunstall et al. 2022): contrastive training of a sentence encoder on pairs made from
 the few labeled examples, then a logistic-regression head on its sentence embeddings.
 
-Why not the ``setfit`` library: it needs ``datasets``, which is not in the project's pins, and
-under these pins (datasets 5.2.0, pyarrow 26, dill 0.4.1) ``Dataset.from_dict`` fails in the
-fingerprint hashing (docs/fewshot.md). What setfit does is small: sentence pairs (same class:
-target 1, different class: target 0), sentence-transformers' ``CosineSimilarityLoss`` on the
-mean-pooled embeddings, then scikit-learn's ``LogisticRegression`` on the embeddings. This is
+Why not the ``setfit`` library: it needs ``datasets`` (and pyarrow), which the project does not
+pin. ``benchmarks/bench_fewshot.py`` runs the library itself (1.2.0 with datasets 5.2.0, in its
+own venv from ``make bench-setfit``) on the same draws, side by side. What setfit does is
+small: sentence pairs (same class: target 1, different class: target 0), sentence-transformers'
+``CosineSimilarityLoss`` on the mean-pooled embeddings, then scikit-learn's ``LogisticRegression`` on the embeddings. This is
 that, on the model the classification task loads, so the run directory, predictor, report,
 serving and ONNX export are those of any classification run.
 
@@ -187,7 +187,7 @@ def contrastive_stage(model, opts: SetFitOptions, task, train, pad_id: int, trai
     opt = torch.optim.AdamW(params, lr=opts.body_lr, weight_decay=0.01)
     warm = max(1, int(0.1 * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / (steps - warm))
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
     )
     n_pos = sum(1 for p in pairs if p[2] == 1.0)
     echo(

@@ -85,6 +85,12 @@ def evaluate(task, f) -> dict:
     if f.main:
         save_index(index, f.run.model / INDEX_FILE)
     metrics: dict = {"corpus": {"passages": len(corpus.texts), "index": INDEX_FILE}}
+    rerank_dir = task.opts.rerank_model
+    if task.opts.rerank:
+        from tunewise.tasks.retrieval.rerank import fit_for_run
+
+        metrics["reranker"] = fit_for_run(task, f, index)
+        rerank_dir = str(Path(f.run.model) / metrics["reranker"]["dir"].split("/", 1)[1])
     outputs, checks = {}, {}
     untuned = (f.extras or {}).get("untuned_ranks") or {}
     for name in ("dev", "test"):
@@ -107,10 +113,10 @@ def evaluate(task, f) -> dict:
             base["untuned"] = summarize(systems["untuned"])
         metrics["baselines"] = base
         checks["baselines"] = compare(metrics["test"], base)
-        if task.opts.rerank_model:
-            f.echo(f"reranking the top {task.opts.rerank_top} with {task.opts.rerank_model}")
+        if rerank_dir:
+            f.echo(f"reranking the top {task.opts.rerank_top} with {rerank_dir}")
             reordered = rerank(
-                task.opts.rerank_model,
+                rerank_dir,
                 [e.text for e in exs],
                 corpus.texts,
                 order,

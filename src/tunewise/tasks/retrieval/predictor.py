@@ -42,7 +42,15 @@ class RetrievalPredictor:
         else:  # an exported model directory without the index: rebuild it from the corpus
             self.index = build_index(self._embed_rows(self.task.corpus_tokens))
         self.reranker = None
+        self.model_dir = model_dir
         self.labels = None
+
+    @property
+    def rerank_dir(self) -> str | None:
+        """The cross-encoder this run reranks with (trained with it, or named), or None."""
+        from tunewise.tasks.retrieval.rerank import reranker_dir
+
+        return reranker_dir(self.model_dir, self.task.opts)
 
     def _embed_rows(self, rows) -> np.ndarray:
         from tunewise.tasks.retrieval.encoder import embed_rows
@@ -65,9 +73,9 @@ class RetrievalPredictor:
             return []
         k = top_k or self.top_k
         opts = self.task.opts
-        depth = max(k, opts.rerank_top) if opts.rerank_model else k
+        depth = max(k, opts.rerank_top) if self.rerank_dir else k
         scores, order = search(self.index, self.embed(inputs), depth)
-        if opts.rerank_model:
+        if self.rerank_dir:
             scores, order = self._rerank(list(inputs), order)
         c = self.task.corpus
         return [
@@ -85,7 +93,7 @@ class RetrievalPredictor:
         from sentence_transformers import CrossEncoder
 
         if self.reranker is None:
-            self.reranker = CrossEncoder(self.task.opts.rerank_model, device="cpu")
+            self.reranker = CrossEncoder(self.rerank_dir, device="cpu")
         texts = self.task.corpus.texts
         out_s, out_o = [], []
         for q, row in zip(queries, order):

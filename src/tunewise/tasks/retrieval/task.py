@@ -45,6 +45,18 @@ class RetrievalOptions(BaseModel):
     bi-encoder's top ``rerank_top`` passages (evaluated beside the bi-encoder; used by predict)."""
     rerank_top: int = Field(20, ge=2)
     """How many of the bi-encoder's passages the cross-encoder reranks."""
+    rerank: bool = False
+    """Also fine-tune a cross-encoder reranker after the bi-encoder (each train question with
+    its passage and ``rerank_negatives`` of the fine-tuned bi-encoder's best wrong passages),
+    saved as ``model/reranker/``: evaluated as ``reranked`` and used by predict."""
+    rerank_negatives: int = Field(3, ge=1)
+    """Wrong passages per question in the reranker's training pairs."""
+    rerank_epochs: float = Field(1.0, gt=0)
+    """Passes over the reranker's pairs."""
+    rerank_lr: float = Field(3e-5, gt=0, lt=1)
+    """The reranker's peak learning rate."""
+    rerank_batch_size: int = Field(16, ge=1)
+    """(question, passage) pairs per reranker step."""
     cv_folds: int = Field(0, ge=0)
     """K >= 2: K-fold cross-validation grouped by passage over the train file (every fold's
     passages unseen in its training, the corpus whole); 0: one run."""
@@ -140,6 +152,11 @@ class RetrievalTask(Task):
         opts = cfg.task.options or {}
         if opts.get("cv_fold") is not None and int(opts.get("cv_folds") or 0) < 2:
             raise UserError("invalid config: task.options.cv_fold needs task.options.cv_folds >= 2")
+        if opts.get("rerank") and opts.get("rerank_model"):
+            raise UserError(
+                "invalid config: task.options.rerank trains a reranker and "
+                "task.options.rerank_model names one; set one of them"
+            )
         if int(opts.get("cv_folds") or 0) == 1:
             raise UserError("invalid config: --cv-groups needs at least 2 folds")
         if int(opts.get("cv_folds") or 0) > 1 and opts.get("cv_fold") is None:

@@ -1,0 +1,185 @@
+"""A cross-encoder reranker fine-tuned by a retrieval run (``task.options.rerank=true``).
+
+After the bi-encoder is trained and the corpus indexed, every training question is paired with
+its own passage (target 1) and with ``rerank_negatives`` of the passages the fine-tuned
+bi-encoder ranks highest that are not its own (target 0): the mistakes the reranker is there
+to fix. A sequence-pair classifier with one logit starts from the run's pretrained model and is
+trained with binary cross-entropy; it is saved as ``model/reranker/`` in the layout
+sentence-transformers' ``CrossEncoder`` loads, and reranks the bi-encoder's top
+``rerank_top`` passages in the evaluation (``reranked``, beside ``finetuned``) and in
+``predict``/serving.
+
+The loop is this module's own (AdamW, linear warmup and decay, batches sorted by length):
+``CrossEncoder.fit`` in sentence-transformers 6.2 goes through its Trainer, which needs the
+``datasets`` package, not in the project's pins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RERANKER_DIR = "reranker"
+
+
+def mine_pairs(order: np.ndarray, golds: list[set], negatives: int) -> list[tuple[int, int, float]]:
+    """``(query row, passage index, target)``: each query's own passages (1.0) and its
+    ``negatives`` best-ranked other passages in ``order`` (0.0)."""
+    out = []
+    for i, (row, own) in enumerate(zip(order, golds)):
+        out.extend((i, int(g), 1.0) for g in sorted(own))
+        wrong = [int(j) for j in row if j >= 0 and int(j) not in own][:negatives]
+        out.extend((i, j, 0.0) for j in wrong)
+    return out
+
+
+def train_reranker(
+    base_model: str,
+    queries: list[str],
+    passages: list[str],
+    pairs: list[tuple[int, int, float]],
+    out: Path,
+    *,
+    epochs: float,
+    lr: float,
+    batch_size: int,
+    max_length: int,
+    seed: int,
+    echo,
+) -> dict:
+    """Fine-tune a one-logit pair classifier from ``base_model`` on ``pairs``; save it to
+    ``out``. Returns what was done (for metrics.json)."""
+    import time
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from tunewise.models.quiet import quiet_transformers
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    tok = AutoTokenizer.from_pretrained(base_model)
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1)
+    enc = tok(
+        [queries[q] for q, _, _ in pairs],
+        [passages[p] for _, p, _ in pairs],
+        truncation=True,
+        max_length=max_length,
+    )
+    rows = list(enc["input_ids"])
+    types = list(enc.get("token_type_ids") or [[0] * len(r) for r in rows])
+    y = np.asarray([t for _, _, t in pairs], dtype=np.float32)
+    per_epoch = -(-len(rows) // batch_size)
+    steps = max(1, int(round(per_epoch * epochs)))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, foreach=True)
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    )
+    pad = tok.pad_token_id or 0
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    t0, done, total = time.time(), 0, 0.0
+    echo(
+        f"reranker: {len(pairs):,} (question, passage) pairs ({int(y.sum()):,} positive), "
+        f"{steps} steps of {batch_size}, lr {lr:g}"
+    )
+    while done < steps:
+        perm = rng.permutation(len(rows))
+        # batches of similar length (less padding), in a random order
+        chunks = [perm[i : i + batch_size * 50] for i in range(0, len(perm), batch_size * 50)]
+        batches = []
+        for c in chunks:
+            c = sorted(c, key=lambda i: len(rows[i]))
+            batches += [c[i : i + batch_size] for i in range(0, len(c), batch_size)]
+        for b in rng.permutation(len(batches)):
+            if done >= steps:
+                break
+            idx = batches[b]
+            width = max(len(rows[i]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            tt = torch.zeros((len(idx), width), dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for k, i in enumerate(idx):
+                n = len(rows[i])
+                ids[k, :n], tt[k, :n], mask[k, :n] = (
+                    torch.tensor(rows[i]),
+                    torch.tensor(types[i]),
+                    1,
+                )
+            logits = model(input_ids=ids, token_type_ids=tt, attention_mask=mask).logits[:, 0]
+            loss = loss_fn(logits, torch.from_numpy(y[idx]))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            total += float(loss.detach())
+            done += 1
+    model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    secs = time.time() - t0
+    echo(f"reranker: trained in {secs:.0f} s (mean loss {total / steps:.3f}), saved to {out}")
+    return {
+        "pairs": len(pairs),
+        "positives": int(y.sum()),
+        "steps": steps,
+        "seconds": round(secs, 1),
+        "mean_loss": round(total / steps, 4),
+        "base_model": str(base_model),
+    }
+
+
+def reranker_dir(model_dir: Path, opts) -> str | None:
+    """The cross-encoder a run reranks with: the one it trained (``model/reranker/``) or the
+    directory the user named (``rerank_model``); None when it does not rerank."""
+    if opts.rerank_model:
+        return opts.rerank_model
+    p = Path(model_dir) / RERANKER_DIR
+    return str(p) if opts.rerank and p.is_dir() else None
+
+
+def fit_for_run(task, f, index) -> dict:
+    """Train the run's reranker on its training questions (negatives from ``index``, the
+    fine-tuned bi-encoder's); saved in the run's model directory. Returns its record."""
+    from tunewise.data.examples import normalize_text
+    from tunewise.models.registry import resolve_model
+    from tunewise.tasks.retrieval.encoder import embed_rows, search
+
+    opts, train, exs = task.opts, f.enc["train"], f.data.train
+    f.echo("reranker: mining wrong passages for the train questions with the fine-tuned model")
+    q = embed_rows(f.model, train.input_ids, f.pad_id, f.eval_batch_size)
+    _, order = search(index, q, opts.rerank_negatives + 10)
+    golds: dict = {}
+    for ex, g in zip(exs, train.labels):
+        golds.setdefault(normalize_text(ex.text), set()).add(int(g))
+    own = [golds[normalize_text(ex.text)] for ex in exs]
+    # one row per distinct question: a question listed with two passages is one query
+    first: dict = {}
+    for i, ex in enumerate(exs):
+        first.setdefault(normalize_text(ex.text), i)
+    rows = sorted(first.values())
+    pairs = mine_pairs(order[rows], [own[i] for i in rows], opts.rerank_negatives)
+    out = Path(f.run.model) / RERANKER_DIR
+    rec = train_reranker(
+        resolve_model(f.cfg.model.name).path,
+        [exs[i].text for i in rows],
+        task.corpus.texts,
+        pairs,
+        out if f.main else Path(f.run.path) / ".reranker-unused",
+        epochs=opts.rerank_epochs,
+        lr=opts.rerank_lr,
+        batch_size=opts.rerank_batch_size,
+        max_length=int(f.cfg.model.max_length),
+        seed=int(f.cfg.train.seed),
+        echo=f.echo,
+    )
+    return rec | {
+        "dir": f"model/{RERANKER_DIR}",
+        "queries": len(rows),
+        "negatives": opts.rerank_negatives,
+    }
