@@ -82,7 +82,13 @@ def rec_run(rec_files, tiny_model_dir, tmp_path_factory) -> Path:
         holdout=3,
         cold_share=0.1,
         rerank=True,
-        overrides=["train.threads=1", "train.batch_size=16", "train.lr=2e-3", "train.bf16=false"],
+        overrides=[
+            "train.threads=1",
+            "train.batch_size=16",
+            "train.lr=2e-3",
+            "train.bf16=false",
+            "task.options.rerank_top=4",  # the recommend run's, not the reranker's
+        ],
         echo=lambda line: None,
     )
     return out

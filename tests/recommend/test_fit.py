@@ -22,6 +22,7 @@ def test_the_run_records_split_doctor_metrics_and_index(rec_run):
     assert (rec_run / "model" / "index.faiss").is_file()
     assert not list(rec_run.parent.glob(".rec.prep-*"))  # the staging folder is gone
     assert (rec_run / "model" / "reranker" / "config.json").is_file()  # the run keeps it
+    assert "rerank_top: 4" in (rec_run / "config.yaml").read_text()  # a task override
 
 
 def test_every_system_is_scored_on_the_same_users_warm_and_cold(rec_run):
@@ -38,6 +39,9 @@ def test_every_system_is_scored_on_the_same_users_warm_and_cold(rec_run):
     assert cold["popularity"]["coverage_at_10"] <= 1
     assert [v["items"] for v in rec["verdicts"]] == ["warm", "cold"]
     assert "their order there is chance" in rec["verdicts"][1]["message"]
+    # the hybrid's weight was chosen on the validation split carved from training
+    assert rec["hybrid_validation"]["users"] > 0
+    assert rec["hybrid_weight"] == rec["hybrid_validation"]["weight"]
 
 
 def test_the_report_has_the_recommendation_table(rec_run):
@@ -80,6 +84,7 @@ def test_cli_eval_and_predict(rec_run, capsys):
     out = capsys.readouterr().out
     assert "popularity" in out and "cold" in out and "item-kNN" in out
     assert "on warm items" in out and "on cold items" in out
+    assert "predict and /v1/recommend rank by the fine-tuned two-tower" in " ".join(out.split())
     main(["recommend", "predict", str(rec_run), "--user", "3", "--k", "10"])
     lines = [x for x in capsys.readouterr().out.splitlines() if x.strip()]
     assert len(lines) == 10 and "because you liked" in lines[0]
@@ -91,6 +96,7 @@ def test_cli_eval_and_predict(rec_run, capsys):
         (["--item-text", "{title}. {plot}"], "no column 'plot'"),
         (["--user-column", "uid"], "no column 'uid'"),
         (["--holdout", "0"], "--holdout 0"),
+        (["--rerank", "--rerank-pairs", "0"], "--rerank-pairs 0"),
     ],
 )
 def test_cli_user_mistakes_are_one_line_and_exit_2(rec_files, tmp_path, capsys, args, message):
@@ -108,3 +114,26 @@ def test_eval_refuses_a_run_that_is_not_a_recommend_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["recommend", "eval", str(tmp_path)])
     assert e.value.code == 2 and "not a tunewise run directory" in capsys.readouterr().err
+
+
+def test_the_reranker_trains_on_at_most_rerank_pairs(rec_files):
+    from tunewise.apps.recommend.data import read_data
+    from tunewise.apps.recommend.fit import pairs, rerank_rows
+    from tunewise.apps.recommend.split import split
+
+    inter, items = rec_files
+    bundle = split(read_data(inter, items, min_user_positives=5), holdout=3)
+    rows = pairs(bundle, 5, 4)
+    full = rerank_rows(bundle, rows)
+    assert len(full["train"]) == 2 * len(rows["train"])
+    few = rerank_rows(bundle, rows, limit=7)
+    assert len(few["train"]) == 14  # each pair: its liked row and one other
+    liked = [r for r in few["train"] if r["label"] == "liked"]
+    assert len(liked) == 7 and all(
+        {"text": r["text"], "passage": r["text_pair"]} in rows["train"] for r in liked
+    )
+
+    def dev_liked(d):
+        return [r for r in d["dev"] + d["test"] if r["label"] == "liked"]
+
+    assert dev_liked(few) == dev_liked(full)  # the dev pairs are all kept

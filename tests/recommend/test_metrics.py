@@ -42,3 +42,21 @@ def test_ties_are_not_broken_by_item_index():
     cand = np.ones_like(scores, dtype=bool)
     m = summarize(scores, cand, [[0, 1, 2, 3, 4]] * 50)
     assert m["recall_at_10"] < 0.5
+
+
+def test_als_ranks_the_items_of_a_users_taste_first():
+    pytest.importorskip(
+        "implicit", reason="the ALS baseline needs `implicit` (pip install implicit)"
+    )
+    from tunewise.tasks.recommend.collab import als_scores
+
+    # two tastes: items 0-9 and 10-19; each user likes 6 of theirs
+    rng = np.random.default_rng(0)
+    users = [
+        {"train": list(rng.choice(np.arange(10) + 10 * (u % 2), 6, replace=False))}
+        for u in range(40)
+    ]
+    x = interaction_matrix(users, 20)
+    s = als_scores(x, [0, 1], factors=4, iterations=10)
+    assert s.shape == (2, 20)
+    assert s[0, :10].mean() > s[0, 10:].mean() and s[1, 10:].mean() > s[1, :10].mean()

@@ -49,6 +49,9 @@ def fit(
     epochs: Annotated[float, Opt(help="Training epochs")] = 1.0,
     max_length: Annotated[int, Opt(help="Longest user/item text in tokens")] = 128,
     rerank: Annotated[bool, Opt(help="Fine-tune a cross-encoder reranker too")] = False,
+    rerank_pairs: Annotated[
+        int | None, Opt(help="Training pairs of the reranker, a seeded draw [all]")
+    ] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing run at --out")] = False,
 ) -> None:
     """Read and check the data, split it by time (and cold-start items), train and evaluate."""
@@ -77,6 +80,7 @@ def fit(
         epochs=epochs,
         max_length=max_length,
         rerank=rerank,
+        rerank_pairs=rerank_pairs,
         overrides=overrides,
         overwrite=overwrite,
         echo=print,

@@ -55,10 +55,14 @@ def pairs(bundle: dict, recent: int, per_user: int, seed: int = 0) -> dict[str, 
     return out
 
 
-def rerank_rows(bundle: dict, rows: dict, seed: int = 0) -> dict[str, list]:
+def rerank_rows(
+    bundle: dict, rows: dict, seed: int = 0, limit: int | None = None
+) -> dict[str, list]:
     """The cross-encoder's rows: each (history, liked item) pair labelled ``liked`` and the
     same history with an item the user never liked in training (and not cold-start), drawn
-    at random, labelled ``other``. Dev rows are split in two (its dev and test)."""
+    at random, labelled ``other``. Dev rows are split in two (its dev and test). ``limit``:
+    at most that many training pairs, a seeded draw (a cross-encoder step reads history and
+    item together: on a CPU it costs about what the bi-encoder's does, for half the pairs)."""
     from tunewise.tasks.recommend.rerank import LIKED
 
     rng = random.Random(seed)
@@ -66,9 +70,12 @@ def rerank_rows(bundle: dict, rows: dict, seed: int = 0) -> dict[str, list]:
     cold = set(bundle.get("cold_items") or [])
     pool = [i for i in range(len(texts)) if i not in cold]
     out: dict[str, list] = {}
-    for name, users in (("train", [u for u, _ in rows["train_users"]]), ("dev", rows["dev_users"])):
+    train = list(zip(rows["train"], [u for u, _ in rows["train_users"]]))
+    if limit is not None and limit < len(train):
+        train = random.Random(seed).sample(train, limit)
+    for name, kept in (("train", train), ("dev", list(zip(rows["dev"], rows["dev_users"])))):
         part = []
-        for r, uid in zip(rows[name], users):
+        for r, uid in kept:
             liked = set(bundle["users"][uid]["train"])
             free = [j for j in pool if j not in liked] or pool
             neg = rng.choice(free)
@@ -80,12 +87,14 @@ def rerank_rows(bundle: dict, rows: dict, seed: int = 0) -> dict[str, list]:
     return out
 
 
-def train_reranker(bundle, rows, stage: Path, model, epochs, max_length, overrides, echo) -> Path:
+def train_reranker(
+    bundle, rows, stage: Path, model, epochs, max_length, overrides, echo, limit=None
+) -> Path:
     """Fine-tune the cross-encoder through the one runner (a classification run on sequence
     pairs, in the staging folder); returns its model directory."""
     import tunewise
 
-    data = rerank_rows(bundle, rows)
+    data = rerank_rows(bundle, rows, limit=limit)
     echo(f"reranker: fine-tuning a cross-encoder on {len(data['train'])} (history, item) pairs")
     cfg = tunewise.build_config(
         {
@@ -101,7 +110,8 @@ def train_reranker(bundle, rows, stage: Path, model, epochs, max_length, overrid
             "train": {"epochs": epochs},
             "out": str(stage / "reranker"),
         },
-        overrides=overrides,
+        # the recommend run's task.* overrides (rerank_top, hybrid_weight ...) are not its
+        overrides=[o for o in overrides or [] if not o.startswith("task.")],
     )
     return tunewise.train(cfg, echo=lambda line: echo(f"  reranker: {line}")).path / "model"
 
@@ -132,6 +142,7 @@ def fit(
     epochs: float = 1.0,
     max_length: int = 128,
     rerank: bool = False,
+    rerank_pairs: int | None = None,
     overrides: list[str] | None = None,
     overwrite: bool = False,
     echo=print,
@@ -142,6 +153,8 @@ def fit(
 
     if pairs_per_user < 1:
         raise UserError(f"--pairs-per-user {pairs_per_user}: give 1 or more")
+    if rerank_pairs is not None and rerank_pairs < 1:
+        raise UserError(f"--rerank-pairs {rerank_pairs}: give 1 or more (or leave it out: all)")
     data = read_data(
         interactions,
         items,
@@ -183,7 +196,9 @@ def fit(
         bundle["items"]["texts"] = [r["passage"] for r in corpus]
         (stage / "bundle.json").write_text(json.dumps(bundle), "utf-8")
         reranker = (
-            train_reranker(bundle, rows, stage, model, epochs, max_length, overrides, echo)
+            train_reranker(
+                bundle, rows, stage, model, epochs, max_length, overrides, echo, rerank_pairs
+            )
             if rerank
             else None
         )

@@ -9,7 +9,6 @@ from tunewise.errors import UserError
 
 def _run(path: Path):
     from tunewise.rundir import RunDir, read_json
-
     from tunewise.tasks.recommend.task import RecommendTask
 
     run = RunDir(path)

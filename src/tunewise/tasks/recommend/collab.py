@@ -1,6 +1,8 @@
 """The collaborative and trivial recommenders a text model is measured against: item-kNN
 (cosine between item columns of the user x item matrix of liked training items, scipy
-sparse), popularity (liked-in-training counts) and random scores."""
+sparse), ALS matrix factorisation from the ``implicit`` library when it is installed
+(``pip install implicit``, the ``recommend`` extra), popularity (liked-in-training counts) and
+random scores."""
 
 from __future__ import annotations
 
@@ -53,3 +55,24 @@ def minmax(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     hi = np.nanmax(big, axis=1, keepdims=True)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     return np.nan_to_num((scores - lo) / span)
+
+
+def als_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("implicit") is not None
+
+
+def als_scores(x: sparse.csr_matrix, rows: list[int], seed: int = 0, **params) -> np.ndarray:
+    """[len(rows), items] scores of ``implicit``'s AlternatingLeastSquares fitted on the user x
+    item matrix ``x`` (liked training items, binary; the library's defaults unless
+    ``params``): each listed user's factors against every item's. Items nobody liked in
+    training get (near) zero factors."""
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, BLAS single
+        model = AlternatingLeastSquares(random_state=seed, **params)
+        model.fit(x.tocsr().astype(np.float32), show_progress=False)
+    users = np.asarray(model.user_factors)[np.asarray(rows, dtype=np.int64)]
+    return (users @ np.asarray(model.item_factors).T).astype(np.float32)

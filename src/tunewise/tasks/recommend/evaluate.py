@@ -23,7 +23,7 @@ from tunewise.rundir import atomic_write, read_json, write_json
 from tunewise.tasks.recommend.bundle import BUNDLE_FILE, history_text, user_pieces
 from tunewise.tasks.recommend.metrics import summarize
 
-BASELINES = ("popularity", "item_knn", "untuned", "random")
+BASELINES = ("popularity", "item_knn", "als", "untuned", "random")
 
 
 @dataclass
@@ -31,6 +31,8 @@ class View:
     """The users evaluated on one kind of item: their queries, candidates and held-out items."""
 
     users: list[str]
+    rows: list[int]
+    """Each user's row in the interaction matrix (the bundle's order of users)."""
     queries: list[str]
     history: list[list[int]]
     candidates: np.ndarray
@@ -44,12 +46,13 @@ def user_views(bundle: dict, recent: int, min_train: int | None = None) -> dict[
     cold[list(bundle.get("cold_items") or [])] = True
     views = {}
     for part in ("warm", "cold"):
-        users, queries, history, cands, rel = [], [], [], [], []
-        for uid, rec in bundle["users"].items():
+        users, rows, queries, history, cands, rel = [], [], [], [], [], []
+        for row, (uid, rec) in enumerate(bundle["users"].items()):
             held = rec[f"{part}_test"]
             if not held or len(rec["train"]) < min_train:
                 continue
             users.append(uid)
+            rows.append(row)
             queries.append(history_text(user_pieces(bundle, rec), recent))
             history.append(rec["train"])
             mask = ~cold if part == "warm" else cold.copy()
@@ -57,7 +60,7 @@ def user_views(bundle: dict, recent: int, min_train: int | None = None) -> dict[
             cands.append(mask)
             rel.append(held)
         if users:
-            views[part] = View(users, queries, history, np.stack(cands), rel)
+            views[part] = View(users, rows, queries, history, np.stack(cands), rel)
     return views
 
 
@@ -78,7 +81,7 @@ def verdict(part: str, rows: dict, key: str = "ndcg_at_10") -> dict:
     """Whether the text model beats the collaborative and popularity baselines on ``part``,
     said plainly (and whether the intervals overlap)."""
     text = rows["text_model"]
-    rivals = {k: rows[k] for k in ("popularity", "item_knn") if k in rows}
+    rivals = {k: rows[k] for k in ("popularity", "item_knn", "als") if k in rows}
     best = max(rivals, key=lambda k: rivals[k][key]) if rivals else None
     if best is None:
         return {"items": part, "text_helps": True, "message": f"on {part} items: no baseline"}
@@ -99,10 +102,59 @@ def verdict(part: str, rows: dict, key: str = "ndcg_at_10") -> dict:
         helps = False
     if part == "cold":
         msg += (
-            " (popularity and item-kNN saw no interaction with a cold item: their order there "
-            "is chance)"
+            " (popularity and the collaborative models saw no interaction with a cold item: "
+            "their order there is chance)"
         )
     return {"items": part, "text_helps": helps, "best_baseline": best, "message": msg}
+
+
+HYBRID_GRID = tuple(round(w / 10, 1) for w in range(11))
+
+
+def hybrid_validation(bundle: dict, recent: int, embed, p: np.ndarray, neighbours: int) -> dict:
+    """The hybrid's text weight chosen on training data only, by time: each warm-evaluated
+    user's last liked training item is held out, their history is the items before it, and
+    item-kNN is refitted on the interaction matrix without those held-out items (else each
+    user's own row would leak the answer into the kNN scores). The weight of ``HYBRID_GRID``
+    with the best mean nDCG@10 is chosen (the smaller on a tie). ``embed`` maps texts to
+    L2-normalised embeddings, ``p`` the items'."""
+    from tunewise.tasks.recommend.collab import interaction_matrix, item_knn, knn_scores, minmax
+    from tunewise.tasks.recommend.metrics import per_user, rank_candidates
+
+    min_train = bundle["split"].get("min_train_items", 2)
+    cold = np.zeros(len(p), dtype=bool)
+    cold[list(bundle.get("cold_items") or [])] = True
+    users = [r for r in bundle["users"].values() if r["warm_test"] and len(r["train"]) > min_train]
+    if not users:
+        return {"weight": 0.5, "users": 0, "method": "no user to validate on: the default 0.5"}
+    history = [r["train"][:-1] for r in users]
+    held = [[r["train"][-1]] for r in users]
+    cands = []
+    for r in users:
+        mask = ~cold
+        mask[sorted(set(r["seen"]) - {r["train"][-1]})] = False
+        mask[r["train"][-1]] = True
+        cands.append(mask)
+    cand = np.stack(cands)
+    queries = [
+        history_text(user_pieces(bundle, r, upto=len(r["train"]) - 1), recent) for r in users
+    ]
+    text = embed(queries) @ p.T
+    sim = item_knn(interaction_matrix([{"train": h} for h in history], len(p)), neighbours)
+    knn = knn_scores(sim, history)
+    t, k = minmax(text, cand), minmax(knn, cand)
+    curve = {}
+    for w in HYBRID_GRID:
+        order, n = rank_candidates(w * t + (1 - w) * k, cand)
+        curve[str(w)] = float(per_user(order, n, held)["ndcg_at_10"].mean())
+    best = max(HYBRID_GRID, key=lambda w: (curve[str(w)], -w))
+    return {
+        "weight": best,
+        "users": len(users),
+        "ndcg_at_10": curve,
+        "method": "each user's last liked training item held out (by time), item-kNN refitted "
+        "without them; the grid weight with the best nDCG@10",
+    }
 
 
 def _explained(bundle: dict, part: str, view: View, text: np.ndarray, p: np.ndarray) -> list:
@@ -133,6 +185,8 @@ def _explained(bundle: dict, part: str, view: View, text: np.ndarray, p: np.ndar
 
 def evaluate(task, f) -> dict:
     from tunewise.tasks.recommend.collab import (
+        als_available,
+        als_scores,
         interaction_matrix,
         item_knn,
         knn_scores,
@@ -163,13 +217,27 @@ def evaluate(task, f) -> dict:
             shutil.copytree(task.opts.reranker, f.run.model / RERANKER_DIR, dirs_exist_ok=True)
         reranker = Reranker(task.opts.reranker, max_length=2 * task.max_length)
     rec: dict = {"systems": {}, "verdicts": []}
+    w = task.opts.hybrid_weight
+    if w is None:
+        f.echo("hybrid: choosing the text weight on a validation split carved from training")
+
+        def embed(texts):
+            return embed_rows(f.model, task.tokenize(texts), f.pad_id, f.eval_batch_size)
+
+        rec["hybrid_validation"] = hybrid_validation(
+            bundle, task.opts.history_items, embed, p, task.opts.neighbours
+        )
+        w = rec["hybrid_validation"]["weight"]
+        f.echo(
+            f"hybrid: text weight {w} (validation nDCG@10 by weight: "
+            f"{rec['hybrid_validation'].get('ndcg_at_10')})"
+        )
     predictions = []
     for part, view in views.items():
         f.echo(f"recommend: {len(view.users)} users, {part} items")
         q = embed_rows(f.model, task.tokenize(view.queries), f.pad_id, f.eval_batch_size)
         text = q @ p.T
         knn = knn_scores(sim, view.history)
-        w = task.opts.hybrid_weight
         scores = {
             "text_model": text,
             "hybrid": w * minmax(text, view.candidates) + (1 - w) * minmax(knn, view.candidates),
@@ -177,6 +245,10 @@ def evaluate(task, f) -> dict:
             "item_knn": knn,
             "random": random_scores(*text.shape, seed=f.cfg.train.seed),
         }
+        if als_available():
+            scores["als"] = als_scores(x, view.rows, seed=f.cfg.train.seed)
+        elif part == "warm":
+            f.echo("ALS baseline skipped: `implicit` is not installed (pip install implicit)")
         if reranker is not None:
             from tunewise.tasks.recommend.rerank import rerank_scores
 
@@ -195,7 +267,7 @@ def evaluate(task, f) -> dict:
             {"items": "cold", "text_helps": None, "message": "no cold-start items to evaluate"}
         )
     rec["split"] = {k: v for k, v in bundle["split"].items() if not isinstance(v, dict)}
-    rec["hybrid_weight"] = task.opts.hybrid_weight
+    rec["hybrid_weight"] = w
     metrics["recommend"] = rec
     if f.main:
         _write_run(f.run, bundle, predictions)

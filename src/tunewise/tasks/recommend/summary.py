@@ -3,16 +3,33 @@ intervals, and the plain verdicts (where text helps and where it does not)."""
 
 from __future__ import annotations
 
-SYSTEMS = ("text_model", "reranked", "hybrid", "item_knn", "popularity", "untuned", "random")
+SYSTEMS = (
+    "text_model",
+    "reranked",
+    "hybrid",
+    "item_knn",
+    "als",
+    "popularity",
+    "untuned",
+    "random",
+)
 NAMES = {
     "text_model": "text model (fine-tuned two-tower)",
     "reranked": "text model + cross-encoder rerank",
     "hybrid": "hybrid (text + item-kNN)",
     "item_knn": "item-kNN (collaborative)",
+    "als": "ALS (collaborative, implicit)",
     "popularity": "popularity",
     "untuned": "untuned encoder",
     "random": "random",
 }
+
+
+SERVED = (
+    "predict and /v1/recommend rank by the fine-tuned two-tower text model alone (every item, "
+    "cold-start ones included, seen ones excluded); the hybrid and the reranker are measured "
+    "here, not served"
+)
 
 
 def _cell(row: dict, key: str) -> str:
@@ -53,8 +70,15 @@ def print_metrics(metrics: dict, console) -> None:
             f"split: last {split.get('holdout')} liked items per user held out by time; "
             f"{split.get('cold_items')} cold-start items first seen after the time cut"
         )
+    if rec.get("hybrid_weight") is not None:
+        how = "chosen on a validation split carved from training by time"
+        console.print(
+            f"hybrid: text weight {rec['hybrid_weight']} "
+            + (how if rec.get("hybrid_validation") else "(set by task.options.hybrid_weight)")
+        )
     for v in rec.get("verdicts") or []:
         console.print(v["message"])
+    console.print(SERVED)
 
 
 def report_sections(r) -> list:

@@ -28,9 +28,11 @@ class RecommendOptions(RetrievalOptions):
     none: plain (history text, item text) pairs, evaluated as retrieval only."""
     history_items: int = Field(5, ge=1)
     """Latest liked items whose texts make the user tower's input."""
-    hybrid_weight: float = Field(0.5, ge=0, le=1)
+    hybrid_weight: float | None = Field(None, ge=0, le=1)
     """Weight of the text model in the hybrid score (the rest: item-kNN), each min-max scaled
-    over the user's candidates."""
+    over the user's candidates; none: chosen on a validation split carved from training by
+    time (each user's last liked training item held out, item-kNN refitted without them),
+    never on the test."""
     neighbours: int = Field(100, ge=1)
     """Item-kNN: similar items kept per item."""
     reranker: str | None = None
