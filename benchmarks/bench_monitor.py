@@ -150,6 +150,26 @@ def part_throughput(a, work: Path, rows: list[dict], res: dict) -> None:
     (work / "one.db").unlink(missing_ok=True)
     start_s, _ = tw(["monitor", "replay", "--model", a.run, "--source", one, *COLS,
                      "--db", work / "one.db"], work / "one.log")  # fmt: skip
+    import tunewise
+
+    pred = tunewise.load(a.run, batch_size=a.batch_size)
+    pred.predict([r["text"] for r in rows[:64]])  # warm
+
+    def model_rate(texts: list[str]) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        for i in range(0, len(texts), a.chunk):
+            pred.predict(texts[i : i + a.chunk])
+        s = time.perf_counter() - t0
+        return s, len(texts) / s
+
+    # the model before the replay too (load drifts on a shared machine): the stream's
+    # distinct texts, a seeded sample of the same size as the one timed after
+    distinct = list(dict.fromkeys(r["text"] for r in rows))
+    pre = distinct
+    if a.model_sample and a.model_sample < len(distinct):
+        pre = random.Random(1).sample(distinct, a.model_sample)
+    ld_pre = load()
+    pre_s, pre_rate = model_rate(pre)
     ld0 = load()
     wall, out = tw(["monitor", "replay", "--model", a.run, "--source", src, *COLS,
                     "--speed", "max", "--window", "1d", "--entities", STOCKNET / "stocks.csv",
@@ -167,14 +187,7 @@ def part_throughput(a, work: Path, rows: list[dict], res: dict) -> None:
     scored_texts = len(texts)
     if a.model_sample and a.model_sample < len(texts):  # a seeded uniform sample: the same rate
         texts = random.Random(0).sample(texts, a.model_sample)
-    import tunewise
-
-    pred = tunewise.load(a.run, batch_size=a.batch_size)
-    pred.predict(texts[:64])  # warm
-    t0 = time.perf_counter()
-    for i in range(0, len(texts), a.chunk):
-        pred.predict(texts[i : i + a.chunk])
-    model_s = time.perf_counter() - t0
+    model_s, _ = model_rate(texts)
     ld2 = load()
     n_rows = len(rows)
     scored = out["scored"] if out else len(texts)
@@ -198,7 +211,12 @@ def part_throughput(a, work: Path, rows: list[dict], res: dict) -> None:
             (scored / max(wall - start_s, 1e-9)) / (len(texts) / model_s), 4
         ),
         "ratio_rows": round((n_rows / wall) / (len(texts) / model_s), 4),
-        "load": {"before_replay": ld0, "after_replay": ld1, "after_model": ld2},
+        "model_before_texts": len(pre),
+        "model_before_s": round(pre_s, 2),
+        "model_before_texts_per_s": round(pre_rate, 2),
+        "ratio_scored_vs_model_before": round((scored / wall) / pre_rate, 4),
+        "load": {"before_model": ld_pre, "before_replay": ld0, "after_replay": ld1,
+                 "after_model": ld2},  # fmt: skip
     }
 
 
