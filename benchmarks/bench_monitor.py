@@ -215,8 +215,12 @@ def part_throughput(a, work: Path, rows: list[dict], res: dict) -> None:
         "model_before_s": round(pre_s, 2),
         "model_before_texts_per_s": round(pre_rate, 2),
         "ratio_scored_vs_model_before": round((scored / wall) / pre_rate, 4),
-        "load": {"before_model": ld_pre, "before_replay": ld0, "after_replay": ld1,
-                 "after_model": ld2},  # fmt: skip
+        "load": {
+            "before_model": ld_pre,
+            "before_replay": ld0,
+            "after_replay": ld1,
+            "after_model": ld2,
+        },  # fmt: skip
     }
 
 
@@ -498,6 +502,8 @@ def table(res: dict) -> list[str]:
             f"| model's own predict, {t['model_texts']:,} of the {t['model_sample_of']:,} "
             "scored texts | "
             f"{t['model_texts_per_s']:.1f} texts/s ({t['model_s']:.0f} s) | |",
+            f"| model's own predict before the replay, {t.get('model_before_texts', 0):,} of the "
+            f"stream's distinct texts | {t.get('model_before_texts_per_s', 0):.1f} texts/s | |",
             f"| replay / model (scored texts/s) | {t['ratio_scored']:.1%} "
             f"({t['ratio_scored_after_startup']:.1%} without startup) | >= 80% |",
         ]
@@ -530,6 +536,16 @@ def table(res: dict) -> list[str]:
                 f"{r['random_alerts']['precision_mean']:.3f} {r['random_alerts']['precision_95']},"
                 f" p = {r['random_alerts']['p_value']} | |"
             )
+            n = r.get("next_day")
+            if n:
+                out.append(
+                    f"| same alerts -> the trading day after the window {r['move']} "
+                    f"(n={n['with_prices']}) | precision {n['precision']:.3f} "
+                    f"[{n['precision_ci'][0]:.3f}, {n['precision_ci'][1]:.3f}], base "
+                    f"{n['base_rate']:.3f}, lift {n['lift']:.2f}, random alerts "
+                    f"{n['random_alerts']['precision_mean']:.3f}, p = "
+                    f"{n['random_alerts']['p_value']} | |"
+                )
     bu = res.get("burst")
     if bu and bu["detection"]:
         ds = bu["detection"]["burst"]["bursts"]
