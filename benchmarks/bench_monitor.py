@@ -247,6 +247,39 @@ def part_calls(a, work: Path, res: dict) -> None:
     res["model_calls"] = out
 
 
+def part_overhead(a, work: Path, res: dict) -> None:
+    """The loop without the model: the same replay (reader, entities, repeats, store, alerts)
+    on the first --overhead-rows rows with a scorer that answers at once, timed in process."""
+    from tunewise.apps.monitor.scoring import Score
+    from tunewise.apps.monitor.service import MonitorOptions, build, consume, events_of
+
+    class Instant:
+        run_id, version, note = "instant", "v0", ""
+
+        def score(self, texts):
+            p = {"0": 0.2, "1": 0.3, "2": 0.5}
+            return [Score("2", "neutral", 0.2, 0.3, p) for _ in texts]
+
+    src = write_csv(work / "overhead.csv", read_rows(a.overhead_rows))
+    db = work / "overhead.db"
+    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        p.unlink(missing_ok=True)
+    o = MonitorOptions(model=a.run, source=str(src), db=str(db), window="1d",
+                       entities=STOCKNET / "stocks.csv", text_column="text",
+                       time_column="ts_utc", id_column="tweet_id", entity_column="ticker",
+                       batch_size=2048)  # fmt: skip
+    ld = load()
+    t0 = time.perf_counter()
+    mon = build(o, live=False, require_time=True, scorer=Instant())
+    events, name, cursor = events_of(o, mon, True)
+    out = consume(mon, events, name, cursor)
+    wall = time.perf_counter() - t0
+    res["overhead"] = {"rows": a.overhead_rows, "wall_s": round(wall, 2),
+                       "rows_per_s": round(a.overhead_rows / wall, 1),
+                       "ms_per_scored_item": round(1000 * wall / max(out["scored"], 1), 3),
+                       "summary": out, "load_before": ld, "load_after": load()}  # fmt: skip
+
+
 # -- 2. latency -------------------------------------------------------------------------
 class Receiver(http.server.BaseHTTPRequestHandler):
     got: list = []
@@ -575,6 +608,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=2048, help="texts per predict() call")
     ap.add_argument("--model-sample", type=int, help="time the model on N of the scored texts")
     ap.add_argument("--backfill-rows", type=int, default=30000)
+    ap.add_argument("--overhead-rows", type=int, default=20000)
     ap.add_argument("--burst-day", default="2015-06-16")
     ap.add_argument("--burst-len", type=int, default=2)
     ap.add_argument("--burst-days-before", type=int, default=35)
@@ -611,6 +645,8 @@ def main() -> None:
             part_throughput(a, work, rows, res)
         elif name == "calls":
             part_calls(a, work, res)
+        elif name == "overhead":
+            part_overhead(a, work, res)
         elif name == "latency":
             part_latency(a, work, res)
         elif name == "backfill":
