@@ -150,6 +150,26 @@ def part_throughput(a, work: Path, rows: list[dict], res: dict) -> None:
     (work / "one.db").unlink(missing_ok=True)
     start_s, _ = tw(["monitor", "replay", "--model", a.run, "--source", one, *COLS,
                      "--db", work / "one.db"], work / "one.log")  # fmt: skip
+    import tunewise
+
+    pred = tunewise.load(a.run, batch_size=a.batch_size)
+    pred.predict([r["text"] for r in rows[:64]])  # warm
+
+    def model_rate(texts: list[str]) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        for i in range(0, len(texts), a.chunk):
+            pred.predict(texts[i : i + a.chunk])
+        s = time.perf_counter() - t0
+        return s, len(texts) / s
+
+    # the model before the replay too (load drifts on a shared machine): the stream's
+    # distinct texts, a seeded sample of the same size as the one timed after
+    distinct = list(dict.fromkeys(r["text"] for r in rows))
+    pre = distinct
+    if a.model_sample and a.model_sample < len(distinct):
+        pre = random.Random(1).sample(distinct, a.model_sample)
+    ld_pre = load()
+    pre_s, pre_rate = model_rate(pre)
     ld0 = load()
     wall, out = tw(["monitor", "replay", "--model", a.run, "--source", src, *COLS,
                     "--speed", "max", "--window", "1d", "--entities", STOCKNET / "stocks.csv",
@@ -167,14 +187,7 @@ def part_throughput(a, work: Path, rows: list[dict], res: dict) -> None:
     scored_texts = len(texts)
     if a.model_sample and a.model_sample < len(texts):  # a seeded uniform sample: the same rate
         texts = random.Random(0).sample(texts, a.model_sample)
-    import tunewise
-
-    pred = tunewise.load(a.run, batch_size=a.batch_size)
-    pred.predict(texts[:64])  # warm
-    t0 = time.perf_counter()
-    for i in range(0, len(texts), a.chunk):
-        pred.predict(texts[i : i + a.chunk])
-    model_s = time.perf_counter() - t0
+    model_s, _ = model_rate(texts)
     ld2 = load()
     n_rows = len(rows)
     scored = out["scored"] if out else len(texts)
@@ -198,7 +211,16 @@ def part_throughput(a, work: Path, rows: list[dict], res: dict) -> None:
             (scored / max(wall - start_s, 1e-9)) / (len(texts) / model_s), 4
         ),
         "ratio_rows": round((n_rows / wall) / (len(texts) / model_s), 4),
-        "load": {"before_replay": ld0, "after_replay": ld1, "after_model": ld2},
+        "model_before_texts": len(pre),
+        "model_before_s": round(pre_s, 2),
+        "model_before_texts_per_s": round(pre_rate, 2),
+        "ratio_scored_vs_model_before": round((scored / wall) / pre_rate, 4),
+        "load": {
+            "before_model": ld_pre,
+            "before_replay": ld0,
+            "after_replay": ld1,
+            "after_model": ld2,
+        },  # fmt: skip
     }
 
 
@@ -223,6 +245,39 @@ def part_calls(a, work: Path, res: dict) -> None:
         out[f"calls_of_{chunk}_texts_per_s"] = round(len(texts) / (time.perf_counter() - t0), 2)
     out["load"] = load()
     res["model_calls"] = out
+
+
+def part_overhead(a, work: Path, res: dict) -> None:
+    """The loop without the model: the same replay (reader, entities, repeats, store, alerts)
+    on the first --overhead-rows rows with a scorer that answers at once, timed in process."""
+    from tunewise.apps.monitor.scoring import Score
+    from tunewise.apps.monitor.service import MonitorOptions, build, consume, events_of
+
+    class Instant:
+        run_id, version, note = "instant", "v0", ""
+
+        def score(self, texts):
+            p = {"0": 0.2, "1": 0.3, "2": 0.5}
+            return [Score("2", "neutral", 0.2, 0.3, p) for _ in texts]
+
+    src = write_csv(work / "overhead.csv", read_rows(a.overhead_rows))
+    db = work / "overhead.db"
+    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        p.unlink(missing_ok=True)
+    o = MonitorOptions(model=a.run, source=str(src), db=str(db), window="1d",
+                       entities=STOCKNET / "stocks.csv", text_column="text",
+                       time_column="ts_utc", id_column="tweet_id", entity_column="ticker",
+                       batch_size=2048)  # fmt: skip
+    ld = load()
+    t0 = time.perf_counter()
+    mon = build(o, live=False, require_time=True, scorer=Instant())
+    events, name, cursor = events_of(o, mon, True)
+    out = consume(mon, events, name, cursor)
+    wall = time.perf_counter() - t0
+    res["overhead"] = {"rows": a.overhead_rows, "wall_s": round(wall, 2),
+                       "rows_per_s": round(a.overhead_rows / wall, 1),
+                       "ms_per_scored_item": round(1000 * wall / max(out["scored"], 1), 3),
+                       "summary": out, "load_before": ld, "load_after": load()}  # fmt: skip
 
 
 # -- 2. latency -------------------------------------------------------------------------
@@ -480,6 +535,8 @@ def table(res: dict) -> list[str]:
             f"| model's own predict, {t['model_texts']:,} of the {t['model_sample_of']:,} "
             "scored texts | "
             f"{t['model_texts_per_s']:.1f} texts/s ({t['model_s']:.0f} s) | |",
+            f"| model's own predict before the replay, {t.get('model_before_texts', 0):,} of the "
+            f"stream's distinct texts | {t.get('model_before_texts_per_s', 0):.1f} texts/s | |",
             f"| replay / model (scored texts/s) | {t['ratio_scored']:.1%} "
             f"({t['ratio_scored_after_startup']:.1%} without startup) | >= 80% |",
         ]
@@ -512,6 +569,16 @@ def table(res: dict) -> list[str]:
                 f"{r['random_alerts']['precision_mean']:.3f} {r['random_alerts']['precision_95']},"
                 f" p = {r['random_alerts']['p_value']} | |"
             )
+            n = r.get("next_day")
+            if n:
+                out.append(
+                    f"| same alerts -> the trading day after the window {r['move']} "
+                    f"(n={n['with_prices']}) | precision {n['precision']:.3f} "
+                    f"[{n['precision_ci'][0]:.3f}, {n['precision_ci'][1]:.3f}], base "
+                    f"{n['base_rate']:.3f}, lift {n['lift']:.2f}, random alerts "
+                    f"{n['random_alerts']['precision_mean']:.3f}, p = "
+                    f"{n['random_alerts']['p_value']} | |"
+                )
     bu = res.get("burst")
     if bu and bu["detection"]:
         ds = bu["detection"]["burst"]["bursts"]
@@ -541,6 +608,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=2048, help="texts per predict() call")
     ap.add_argument("--model-sample", type=int, help="time the model on N of the scored texts")
     ap.add_argument("--backfill-rows", type=int, default=30000)
+    ap.add_argument("--overhead-rows", type=int, default=20000)
     ap.add_argument("--burst-day", default="2015-06-16")
     ap.add_argument("--burst-len", type=int, default=2)
     ap.add_argument("--burst-days-before", type=int, default=35)
@@ -577,6 +645,8 @@ def main() -> None:
             part_throughput(a, work, rows, res)
         elif name == "calls":
             part_calls(a, work, res)
+        elif name == "overhead":
+            part_overhead(a, work, res)
         elif name == "latency":
             part_latency(a, work, res)
         elif name == "backfill":

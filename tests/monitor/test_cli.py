@@ -213,3 +213,31 @@ def test_run_with_an_http_source_scores_what_is_posted(tiny_run, tmp_path):
         proc.wait(20)
     ents = {r[0] for r in sqlite3.connect(db).execute("SELECT entity FROM item_entities")}
     assert ents == {"AAPL", "XOM"}
+
+
+def test_replay_scores_in_large_calls_and_run_in_small_ones(tiny_run, tmp_path, monkeypatch):
+    """The model's calls for N items: replay and backfill gather 2,048 (the model is several
+    times faster in large calls), a live run 64; the forward batches stay 64 either way."""
+    from tunewise.tasks.classification.predictor import Predictor
+
+    calls: list[tuple[int, int]] = []
+    real = Predictor.predict
+
+    def counted(self, texts, *a, **kw):
+        calls.append((len(texts), self.batch_size))
+        return real(self, texts, *a, **kw)
+
+    monkeypatch.setattr(Predictor, "predict", counted)
+    items = stream(days=5, per_day=10, burst=None)  # 150 unique texts
+    path = write_stream(tmp_path / "s.jsonl", items)
+    common = ["--model", tiny_run, "--source", path, "--time-column", "time"]
+    common += ["--entity-column", "ticker"]
+    for cmd, want in (("replay", [150]), ("backfill", [150]), ("run", [64, 64, 22])):
+        calls.clear()
+        main(["monitor", cmd, *map(str, common), "--db", str(tmp_path / f"{cmd}.db")])
+        assert [n for n, _ in calls] == want, (cmd, calls)
+        assert {b for _, b in calls} == {64}
+    calls.clear()
+    main(["monitor", "replay", *map(str, common), "--db", str(tmp_path / "b.db")]
+         + ["--batch-size", "40"])  # fmt: skip
+    assert [n for n, _ in calls] == [40, 40, 40, 30] and {b for _, b in calls} == {40}

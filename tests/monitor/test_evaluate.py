@@ -44,6 +44,22 @@ def test_alerts_before_down_days_have_lift_over_random(tmp_path):
     assert r["precision"] == 1.0 and r["base_rate"] == round(5 / 28, 4)
     assert r["lift"] > 5 and r["random_alerts"]["precision_mean"] < 0.4
     assert r["random_alerts"]["p_value"] < 0.01
+    # the same alerts scored on the trading day after each window: the moves they precede
+    # (the day after each down day is up here), so no hit at all
+    n = r["next_day"]
+    assert n["with_prices"] == 5 and n["hits"] == 0 and n["precision"] == 0.0
+
+
+def test_next_day_scores_the_move_an_alert_precedes(tmp_path):
+    downs = {"2024-03-05", "2024-03-11", "2024-03-16", "2024-03-21", "2024-03-26"}
+    alerts = tmp_path / "a.jsonl"
+    # alerts the day before each down day: no hit on their own day, all on the next
+    before = [f"2024-03-{int(d[8:]) - 1:02d}" for d in sorted(downs)]
+    alerts.write_text("".join(json.dumps(_alert("AAPL", d)) + "\n" for d in before))
+    r = evaluate_alerts(alerts, _prices(tmp_path, downs), [], None, n_boot=500)["prices"]
+    assert r["negative"]["precision"] == 0.0
+    n = r["negative"]["next_day"]
+    assert n["precision"] == 1.0 and n["lift"] > 5 and n["random_alerts"]["p_value"] < 0.01
 
 
 def test_burst_delay_and_false_alarms_per_entity_day(tmp_path):

@@ -183,3 +183,80 @@ def test_records_from_every_source_end_up_in_the_store(tmp_path, scorer, feed_se
         tuple(r) for r in rows
     ]
     assert json.loads(mon.store.all("SELECT probs FROM scores")[0][0])
+
+
+def test_csv_quoted_fields_may_hold_newlines_and_bad_rows_still_say_why(tmp_path, scorer):
+    import csv
+
+    rows = [
+        {"id": "1", "time": "2024-03-01T00:00:00Z", "text": "bad day,\nreally bad"},
+        {"id": "2", "time": "2024-03-01T01:00:00Z", "text": 'a "quoted"\r\nword\n\nand more'},
+        {"id": "3", "time": "2024-03-01T02:00:00Z", "text": "one line"},
+    ]
+    with gzip.open(tmp_path / "t.csv.gz", "wt", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, ["id", "time", "text"])
+        w.writeheader()
+        w.writerows(rows)
+    got = list(read_file(tmp_path / "t.csv.gz"))
+    assert [e[0] for e in got] == ["rec"] * 3
+    assert [e[1]["text"] for e in got] == [r["text"] for r in rows]
+    assert [e[2] for e in got] == ["t.csv.gz line 2", "t.csv.gz line 4", "t.csv.gz line 8"]
+    # malformed: too few fields, a quote never closed (it must not swallow the rows after
+    # it), a stray quote inside an unquoted field (a literal), text after a closing quote
+    (tmp_path / "m.csv").write_text(
+        "id,time,text\n"
+        "1,2024-03-01,fine\n"
+        "2,oops\n"
+        '3,2024-03-01,"never closed\n'
+        "4,2024-03-01,still read\n"
+        '5,2024-03-01,a 5" screen\n'
+        '6,2024-03-01,"closed"then more\n'
+        '7,2024-03-01,"two\nlines"\n'
+    )
+    evs = list(read_file(tmp_path / "m.csv"))
+    kinds = {e[2].rsplit(" ", 1)[1]: e[0] for e in evs}
+    assert kinds == {
+        "2": "rec",
+        "3": "bad",
+        "4": "bad",
+        "5": "rec",
+        "6": "rec",
+        "7": "bad",
+        "8": "rec",
+    }, evs
+    bad = {e[2]: e[1] for e in evs if e[0] == "bad"}
+    assert bad["m.csv line 3"] == "row has 2 fields, the header has 3"
+    assert bad["m.csv line 4"].startswith("a quoted field is never closed")
+    assert "not valid CSV" in bad["m.csv line 7"]
+    texts = [e[1]["text"] for e in evs if e[0] == "rec"]
+    assert texts == ["fine", "still read", 'a 5" screen', "two\nlines"]
+    # counted (and resumed by record, not by line)
+    mon = Monitor(Store(str(tmp_path / "m.db")), scorer, 86400, cols=Columns(require_time=True))
+    for ev in read_file(tmp_path / "m.csv"):
+        mon.add(ev, "m.csv", None)
+    stats = mon.finish()
+    assert (stats.read, stats.stored, stats.rejected) == (7, 4, 3)
+    assert [e[2] for e in read_file(tmp_path / "m.csv", skip=6)] == ["m.csv line 8"]
+
+
+def test_a_followed_csv_waits_for_the_end_of_a_quoted_newline(tmp_path):
+    path = tmp_path / "live.csv"
+    path.write_text('id,text\n1,"first\n')
+    stop = threading.Event()
+    got = []
+
+    def reader():
+        for ev in read_file(path, follow=True, poll=0.02, stop=stop.is_set):
+            if ev[0] != "idle":
+                got.append(ev)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.2)
+    assert got == []  # the record is still open
+    with open(path, "a") as f:
+        f.write('half"\n2,second\n')
+    time.sleep(0.3)
+    stop.set()
+    t.join(5)
+    assert [(e[0], e[1]["text"]) for e in got] == [("rec", "first\nhalf"), ("rec", "second")]

@@ -106,3 +106,46 @@ def test_cooldown_and_minimum_volume_hold_alerts_back(tmp_path, scorer):
     few = write_stream(tmp_path / "few.jsonl", stream(seed=11, per_day=6))
     quiet, _ = _replay(tmp_path / "c.db", scorer, few)
     assert quiet.store.alerts() == []  # 6 items a day: under --min-volume 10
+
+
+def test_a_large_batch_scores_in_few_calls_with_the_same_store_and_alerts(tmp_path):
+    """Replay batches: N items in ceil(N / batch) scorer calls, nothing else changes."""
+    from tests.monitor.conftest import KeywordScorer
+
+    path = write_stream(tmp_path / "s.jsonl", stream(seed=11))  # 1,800 unique texts
+    got = {}
+    for batch in (64, 500, 2048):
+        sc = KeywordScorer()
+        mon, stats = _replay(tmp_path / f"b{batch}.db", sc, path, batch_size=batch)
+        assert stats.scored == 1800
+        assert sc.calls == -(-1800 // batch), (batch, sc.calls)
+        assert len(sc.texts) == 1800
+        got[batch] = (
+            [(a["entity"], a["window"]["start"], a["p_value"]) for a in mon.store.alerts()],
+            mon.store.all("SELECT item_id, polarity FROM scores ORDER BY item_id"),
+        )
+    assert got[64][0] and got[64][0][0][0] == "AAPL"
+    assert got[64] == got[500] == got[2048]
+
+
+def test_a_trickling_live_source_does_not_wait_for_a_full_batch(tmp_path, scorer):
+    """max_wait: an item that waited that long goes with the next arrival, batch unfilled."""
+    import time
+
+    mon = Monitor(
+        Store(str(tmp_path / "m.db")), scorer, 86400, batch_size=1000, live=True, max_wait=0.2
+    )
+    for k in range(6):
+        mon.add(("rec", {"text": f"steady item {k}"}, f"l{k}"), "s", None)
+        time.sleep(0.12)
+    # items 0-1 waited 0.24 s when item 2 came: scored then, not at item 1,000
+    assert scorer.calls >= 2 and mon.stats.scored >= 3
+    stats = mon.finish()
+    assert stats.scored == 6
+    # without max_wait (a replay) the same items wait for the batch or the end
+    quiet = Monitor(Store(str(tmp_path / "q.db")), scorer, 86400, batch_size=1000)
+    before = scorer.calls
+    for k in range(3):
+        quiet.add(("rec", {"text": f"other item {k}"}, f"l{k}"), "s", None)
+        time.sleep(0.12)
+    assert scorer.calls == before and quiet.stats.scored == 0

@@ -1,8 +1,10 @@
 """`tunewise monitor evaluate`: did the alerts mean something?
 
 Against prices (StockNet's ``prices.csv``: ticker, date, movement up/down/flat or ret): a
-negative alert is a hit when the entity's first trading day after the window's end (or the
-window's own last day, when it traded) moves down; positive alerts, up. Precision is the
+negative alert is a hit when the window's own last day (when it traded, else the next trading
+day) moves down; positive alerts, up. That day's move is mostly what the window's posts react
+to, so ``next_day`` scores the same alerts on the first trading day after the window: the move
+an alert raised when its window closes precedes. Precision is the
 share of hits, with a bootstrap interval over the alerts (``evaluation.stats``); the base
 rate is the share of such moves among all days of the alerted entities; lift = precision /
 base rate; a random-alert baseline draws as many (entity, day) pairs at random, many times.
@@ -80,52 +82,68 @@ def _day(iso: str) -> str:
     return iso[:10]
 
 
-def price_eval(alerts: list[dict], prices: dict, n_boot: int, seed: int) -> dict:
+def _hits(alerts, prices, move, after: bool):
+    """(hit per alert, (entity, day) matched) for the trading day each alert is scored on."""
+    hits, matched = [], []
+    for a in alerts:
+        last = dt.date.fromisoformat(_day(a["window"]["end"])) - dt.timedelta(days=1)
+        # ``after``: the first trading day after the window's last day (what an alert raised
+        # when the window closes can still act on); else the last day itself when it traded
+        # (mostly the same moves the window's posts react to), or the next one
+        nxt = _next_move(prices[a["entity"]], (last + dt.timedelta(days=int(after))).isoformat())
+        if nxt is None:
+            continue
+        hits.append(1.0 if nxt[1] == move else 0.0)
+        matched.append((a["entity"], nxt[0]))
+    return hits, matched
+
+
+def _precision(hits, matched, prices, move, n_boot, seed) -> dict:
     from tunewise.evaluation.stats import bootstrap_mean
 
+    ents = sorted({e for e, _ in matched})
+    pool = [(e, d, m) for e in ents for d, m in prices[e]]
+    base = sum(m == move for _, _, m in pool) / len(pool)
+    rng = random.Random(seed)
+    rand = [sum(rng.choice(pool)[2] == move for _ in hits) / len(hits) for _ in range(n_boot)]
+    rand.sort()
+    prec = sum(hits) / len(hits)
+    lo, hi = bootstrap_mean(hits, n_boot=n_boot, seed=seed)
+    return {
+        "with_prices": len(hits),
+        "hits": int(sum(hits)),
+        "precision": round(prec, 4),
+        "precision_ci": [round(lo, 4), round(hi, 4)],
+        "base_rate": round(base, 4),
+        "lift": round(prec / base, 4) if base else None,
+        "lift_ci": [round(lo / base, 4), round(hi / base, 4)] if base else None,
+        "random_alerts": {
+            "precision_mean": round(sum(rand) / len(rand), 4),
+            "precision_95": [
+                round(rand[int(0.025 * len(rand))], 4),
+                round(rand[int(0.975 * len(rand)) - 1], 4),
+            ],
+            "p_value": round((1 + sum(r >= prec for r in rand)) / (1 + len(rand)), 4),
+        },
+    }
+
+
+def price_eval(alerts: list[dict], prices: dict, n_boot: int, seed: int) -> dict:
+    """Per direction: precision on the window's own (last) trading day, and under
+    ``next_day`` on the first trading day after the window (the move an alert precedes)."""
     out: dict = {}
     for direction, move in (("negative", "down"), ("positive", "up")):
         mine = [a for a in alerts if a["direction"] == direction and a["entity"] in prices]
         if not mine:
             continue
-        hits, matched = [], []
-        for a in mine:
-            # the window's last day trades on, or the next trading day after it
-            last = dt.date.fromisoformat(_day(a["window"]["end"])) - dt.timedelta(days=1)
-            nxt = _next_move(prices[a["entity"]], last.isoformat())
-            if nxt is None:
-                continue
-            hits.append(1.0 if nxt[1] == move else 0.0)
-            matched.append((a["entity"], nxt[0]))
+        hits, matched = _hits(mine, prices, move, after=False)
         if not hits:
             continue
-        ents = sorted({e for e, _ in matched})
-        pool = [(e, d, m) for e in ents for d, m in prices[e]]
-        base = sum(m == move for _, _, m in pool) / len(pool)
-        rng = random.Random(seed)
-        rand = [sum(rng.choice(pool)[2] == move for _ in hits) / len(hits) for _ in range(n_boot)]
-        rand.sort()
-        prec = sum(hits) / len(hits)
-        lo, hi = bootstrap_mean(hits, n_boot=n_boot, seed=seed)
-        out[direction] = {
-            "alerts": len(mine),
-            "with_prices": len(hits),
-            "hits": int(sum(hits)),
-            "precision": round(prec, 4),
-            "precision_ci": [round(lo, 4), round(hi, 4)],
-            "base_rate": round(base, 4),
-            "lift": round(prec / base, 4) if base else None,
-            "lift_ci": [round(lo / base, 4), round(hi / base, 4)] if base else None,
-            "random_alerts": {
-                "precision_mean": round(sum(rand) / len(rand), 4),
-                "precision_95": [
-                    round(rand[int(0.025 * len(rand))], 4),
-                    round(rand[int(0.975 * len(rand)) - 1], 4),
-                ],
-                "p_value": round((1 + sum(r >= prec for r in rand)) / (1 + len(rand)), 4),
-            },
-            "move": move,
-        }
+        r = {"alerts": len(mine), **_precision(hits, matched, prices, move, n_boot, seed)}
+        r["move"] = move
+        hits, matched = _hits(mine, prices, move, after=True)
+        r["next_day"] = _precision(hits, matched, prices, move, n_boot, seed) if hits else None
+        out[direction] = r
     return out
 
 
@@ -224,6 +242,14 @@ def format_result(res: dict) -> list[str]:
             f"alerts vs base rate {r['base_rate']:.2f} (lift {r['lift']}); random alerts "
             f"{r['random_alerts']['precision_mean']:.2f}, p = {r['random_alerts']['p_value']}"
         )
+        n = r.get("next_day")
+        if n:
+            lines.append(
+                f"  the trading day after the window: precision {n['precision']:.2f} "
+                f"[{n['precision_ci'][0]:.2f}, {n['precision_ci'][1]:.2f}] vs base rate "
+                f"{n['base_rate']:.2f} (lift {n['lift']}); random alerts "
+                f"{n['random_alerts']['precision_mean']:.2f}, p = {n['random_alerts']['p_value']}"
+            )
     if "burst" in res:
         b = res["burst"]
         for x in b["bursts"]:

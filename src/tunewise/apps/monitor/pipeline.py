@@ -46,10 +46,17 @@ class Monitor:
         batch_size: int = 64,
         on_alert=None,
         live: bool = False,
+        max_wait: float | None = None,
     ):
         """Args:
+        batch_size: items gathered before they are scored (one predictor call, whose own
+            length-sorted batches are the model's) and stored (one transaction); a replay
+            wants thousands (the model is several times faster in large calls), a live source
+            a few, and the batch also goes whenever the source is idle.
         live: the items arrive as they happen, so the wall clock also closes windows
             (a replay closes them by the items' own times only).
+        max_wait: seconds the oldest waiting item may wait before its batch goes, even
+            unfilled (a live source that trickles items); None: no limit.
         """
         self.store, self.scorer, self.window = store, scorer, window
         self.rule = rule or AlertRule()
@@ -57,6 +64,9 @@ class Monitor:
         self.cols = cols or Columns()
         self.sinks = sinks or []
         self.batch_size = batch_size
+        self.max_wait = max_wait
+        self._oldest: float | None = None
+        """When the oldest item of the batch was taken (time.monotonic)."""
         self.on_alert = on_alert
         self.live = live
         self.stats = Stats()
@@ -100,8 +110,15 @@ class Monitor:
             if isinstance(got, Reject):
                 self._reject(got)
             else:
+                if not self.pending:
+                    self._oldest = time.monotonic()
                 self.pending.append(got)
-        if len(self.pending) >= self.batch_size:
+        if len(self.pending) >= self.batch_size or (
+            self.max_wait is not None
+            and self._oldest is not None
+            and self.pending
+            and time.monotonic() - self._oldest >= self.max_wait
+        ):
             self.flush()
 
     def _reject(self, r: Reject) -> None:
@@ -116,6 +133,7 @@ class Monitor:
         if not self.pending and not self.rejects and self.cursor is None:
             return
         items, self.pending = self.pending, []
+        self._oldest = None
         rejects, self.rejects = self.rejects, []
         have = self.store.existing([it.id for it in items])
         fresh, seen = [], {}

@@ -69,13 +69,18 @@ def run_identity(path: Path) -> tuple[str, str]:
     return name, hashlib.sha256(blob).hexdigest()[:12]
 
 
+MODEL_BATCH = 64
+"""Texts per forward pass: the predictor sorts each call's texts by length and runs them in
+batches of this size (fewer when padding would pass 20%)."""
+
+
 class Scorer:
     """Batched scoring of texts with a run's classifier."""
 
     def __init__(
         self,
         run: str | Path,
-        batch_size: int = 64,
+        batch_size: int = MODEL_BATCH,
         negative: str | None = None,
         positive: str | None = None,
     ):

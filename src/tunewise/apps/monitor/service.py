@@ -37,6 +37,7 @@ class MonitorOptions:
     dedupe_window: str = "6h"
     near_threshold: float = 0.8
     batch_size: int = 64
+    max_wait: float = 1.0
     negative_label: str | None = None
     positive_label: str | None = None
     follow: bool = False
@@ -84,7 +85,7 @@ def build(o: MonitorOptions, live: bool, require_time: bool, scorer=None):
     """The store, the scorer and the loop for these options (every flag checked first)."""
     from tunewise.apps.monitor.entities import read_table
     from tunewise.apps.monitor.pipeline import Monitor
-    from tunewise.apps.monitor.scoring import Scorer
+    from tunewise.apps.monitor.scoring import MODEL_BATCH, Scorer
     from tunewise.apps.monitor.store import Store, engine_url
 
     window = parse_window(o.window)
@@ -93,6 +94,8 @@ def build(o: MonitorOptions, live: bool, require_time: bool, scorer=None):
         raise UserError(f"--near-threshold {o.near_threshold}: give a number in (0, 1]")
     if o.batch_size < 1:
         raise UserError(f"--batch-size {o.batch_size}: give at least 1")
+    if not o.max_wait > 0:
+        raise UserError(f"--max-wait {o.max_wait}: give a number of seconds above 0")
     rule = rule_of(o)
     from tunewise.apps.monitor.sources import parse_speed
 
@@ -105,7 +108,10 @@ def build(o: MonitorOptions, live: bool, require_time: bool, scorer=None):
     table = read_table(o.entities) if o.entities else None
     sinks = sinks_of(o)
     if scorer is None:
-        scorer = Scorer(o.model, o.batch_size, o.negative_label, o.positive_label)
+        # the model's own batches (length-sorted inside each call) stay small: a large
+        # --batch-size makes fewer, larger calls, not longer padded forwards
+        batch = min(o.batch_size, MODEL_BATCH)
+        scorer = Scorer(o.model, batch, o.negative_label, o.positive_label)
         if scorer.note:
             print(f"note: {scorer.note}", file=sys.stderr)
     store = Store(o.db)
@@ -128,6 +134,7 @@ def build(o: MonitorOptions, live: bool, require_time: bool, scorer=None):
         o.near_threshold,
         o.batch_size,
         live=live,
+        max_wait=o.max_wait if live else None,
     )
 
 

@@ -14,6 +14,7 @@ import io
 import json
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +31,15 @@ def _format(path: Path) -> str:
     raise UserError(f"{path}: unknown format; give a .jsonl, .csv or .tsv file (optionally .gz)")
 
 
-def _open(path: Path):
+def _open(path: Path, csv_newlines: bool = False):
+    """``csv_newlines``: keep line ends as they are (a quoted CSV field may hold a newline)."""
     if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
+        return io.TextIOWrapper(
+            gzip.open(path, "rb"),
+            encoding="utf-8",
+            errors="strict",
+            newline="" if csv_newlines else None,
+        )
     return open(path, encoding="utf-8", errors="strict", newline="")
 
 
@@ -58,6 +65,82 @@ def _lines(f, follow: bool, poll: float, stop) -> Iterator[str | None]:
         time.sleep(poll)
 
 
+MAX_RECORD_LINES = 100
+"""A CSV record whose quoted field is still open after this many lines is malformed."""
+
+
+def _csv_parse(text: str, delim: str, width: int) -> tuple[list | None, str]:
+    """(the one row ``text`` holds, "") or (None, why not)."""
+    try:
+        rows = [
+            r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True) if r
+        ]
+    except csv.Error as e:
+        return None, f"not valid CSV ({e})"
+    if len(rows) != 1:
+        return None, f"{len(rows)} rows where one record was expected"
+    if len(rows[0]) != width:
+        return None, f"row has {len(rows[0])} fields, the header has {width}"
+    return rows[0], ""
+
+
+def _csv_records(lines, delim: str, width: int, lineno: int) -> Iterator[tuple | None]:
+    """CSV records of ``lines``: ``(first line number, row or None, why, raw)``; None while a
+    followed file has nothing more yet.
+
+    A quoted field may hold newlines (a tweet's text): lines are joined while the record's
+    quotes are unbalanced and the whole is read by the csv module. When the joined lines are
+    not one record of the header's width, the first line alone is taken (a stray quote in an
+    unquoted field is a literal character) or rejected, and the lines after it are read again,
+    so one malformed line never takes good records down with it.
+    """
+    it = iter(lines)
+    back: deque = deque()
+
+    def take():
+        nonlocal lineno
+        if back:
+            return back.popleft()
+        line = next(it)  # StopIteration: the input ended
+        if line is None:
+            return None
+        lineno += 1
+        return lineno, line
+
+    while True:
+        try:
+            got = take()
+        except StopIteration:
+            return
+        if got is None:
+            yield None
+            continue
+        if not got[1].strip():
+            continue
+        buf = [got]
+        quotes = got[1].count('"')
+        while quotes % 2 and len(buf) < MAX_RECORD_LINES:
+            try:
+                more = take()
+            except StopIteration:
+                break
+            if more is None:
+                yield None
+                continue
+            buf.append(more)
+            quotes += more[1].count('"')
+        raw = "".join(line for _, line in buf)
+        # a quote still open at the end of the input (or after MAX_RECORD_LINES) ends no record
+        row, why = _csv_parse(raw, delim, width) if quotes % 2 == 0 else (None, "")
+        if row is None and len(buf) > 1:
+            back.extendleft(reversed(buf[1:]))  # read again after the first line
+            raw = buf[0][1]
+            row, why = _csv_parse(raw, delim, width)
+            if row is None and raw.count('"') % 2:
+                why = f"a quoted field is never closed ({why})"
+        yield buf[0][0], row, why, raw
+
+
 def read_file(
     path: Path, follow: bool = False, poll: float = 0.5, skip: int = 0, stop=None
 ) -> Iterator[tuple]:
@@ -78,11 +161,11 @@ def read_file(
         raise UserError(f"{path}: no such file")
     fmt = _format(path)
     src = path.name
-    with _open(path) as f:
+    with _open(path, csv_newlines=fmt == "csv") as f:
         lines = _lines(f, follow, poll, stop)
-        header = None
         if fmt == "csv":
             delim = "\t" if ".tsv" in path.name.lower() else ","
+            header = None
             for line in lines:
                 if line is None:
                     yield ("idle",)
@@ -91,8 +174,23 @@ def read_file(
                 break
             if header is None:
                 return
+            n = 0
+            for rec in _csv_records(lines, delim, len(header), 1):
+                if rec is None:
+                    yield ("idle",)
+                    continue
+                n += 1
+                if n <= skip:
+                    continue
+                lineno, row, why, raw = rec
+                where = f"{src} line {lineno}"
+                if row is None:
+                    yield ("bad", why, where, raw[:300])
+                else:
+                    yield ("rec", dict(zip(header, row)), where)
+            return
         n = 0
-        lineno = 1 if header is not None else 0
+        lineno = 0
         for line in lines:
             if line is None:
                 yield ("idle",)
@@ -104,29 +202,12 @@ def read_file(
             if n <= skip:
                 continue
             where = f"{src} line {lineno}"
-            if fmt == "jsonl":
-                try:
-                    rec = json.loads(line)
-                except ValueError as e:
-                    yield (
-                        "bad",
-                        f"not valid JSON ({e.msg} at column {e.colno})",
-                        where,
-                        line[:300],
-                    )
-                    continue
-                yield ("rec", rec, where)
-            else:
-                row = next(csv.reader([line], delimiter=delim), [])
-                if len(row) != len(header):
-                    yield (
-                        "bad",
-                        f"row has {len(row)} fields, the header has {len(header)}",
-                        where,
-                        line[:300],
-                    )
-                    continue
-                yield ("rec", dict(zip(header, row)), where)
+            try:
+                rec = json.loads(line)
+            except ValueError as e:
+                yield ("bad", f"not valid JSON ({e.msg} at column {e.colno})", where, line[:300])
+                continue
+            yield ("rec", rec, where)
 
 
 def read_stdin(stream=None) -> Iterator[tuple]:
