@@ -81,6 +81,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--zh-dev-share", type=float, default=0.1, help="Held-out share of the text")
     # speed
     p.add_argument("--speed-steps", type=int, default=40)
+    p.add_argument(
+        "--speed-fp32", action="store_true", help="speed: also tunewise with bf16 off, last"
+    )
     p.add_argument("--threads", type=int, default=None)
     return p.parse_args(argv)
 
@@ -417,23 +420,29 @@ def part_speed(args, work: Path) -> dict:
 
     data = financial_corpus(args, work)
     steps, bs = args.speed_steps, args.batch_size
-    r = pretrain(
-        {
-            "task": {"type": "pretrain"},
-            "model": {"name": "minilm", "max_length": args.max_length},
-            "data": {"train": str(data["text"])},
-            "train": {
-                "max_steps": steps,
-                "batch_size": bs,
-                "checkpoint_every": None,
-                **({"threads": args.threads} if args.threads else {}),
+
+    def tunewise_run(bf16, name: str) -> dict:
+        r = pretrain(
+            {
+                "task": {"type": "pretrain"},
+                "model": {"name": "minilm", "max_length": args.max_length},
+                "data": {"train": str(data["text"])},
+                "train": {
+                    "max_steps": steps,
+                    "batch_size": bs,
+                    "checkpoint_every": None,
+                    "bf16": bf16,
+                    **({"threads": args.threads} if args.threads else {}),
+                },
+                "out": str(work / name),
             },
-            "out": str(work / "speed-tw"),
-        },
-        tag="tunewise",
-    )
-    t = r.metrics["training"]
-    tw = {k: t.get(k) for k in ("real_tokens_per_s", "examples_per_s", "train_seconds", "bf16")}
+            tag=name,
+        )
+        t = r.metrics["training"]
+        keys = ("real_tokens_per_s", "examples_per_s", "train_seconds", "bf16")
+        return {k: t.get(k) for k in keys}
+
+    tw = tunewise_run("auto", "speed-tw")
 
     path = resolve_model("minilm").path
     tok = AutoTokenizer.from_pretrained(path)
@@ -470,7 +479,14 @@ def part_speed(args, work: Path) -> dict:
     trainer.train()
     sec = time.perf_counter() - t0
     hf = {"real_tokens_per_s": round(coll.real / sec, 1), "train_seconds": round(sec, 1)}
-    return {
+    extra = {}
+    if args.speed_fp32:  # the bf16 lever: tunewise again with bf16 off, after the Trainer
+        fp = tunewise_run(False, "speed-tw-fp32")
+        extra = {
+            "tunewise_fp32": fp,
+            "speedup_fp32": round(fp["real_tokens_per_s"] / hf["real_tokens_per_s"], 2),
+        }
+    return extra | {
         "steps": steps,
         "batch_size": bs,
         "max_length": args.max_length,
