@@ -82,6 +82,19 @@ def test_recommended_lr_resolved_and_saved(run):
     assert recommended_lr("minilm") == 1e-4 and recommended_lr("/some/dir") == DEFAULT_LR
 
 
+def test_a_model_a_run_wrote_gets_its_base_models_rate(run, tmp_path):
+    """train --model runs/dapt/model after `tunewise pretrain` on minilm: minilm's rate."""
+    from tunewise.models.registry import DEFAULT_LR, recommended_lr
+
+    result, _, _ = run
+    own = json.loads((result.path / "model" / "tunewise.json").read_text())["base_model"]
+    assert recommended_lr(str(result.path / "model")) == recommended_lr(own)
+    (tmp_path / "tunewise.json").write_text(json.dumps({"base_model": "minilm"}))
+    assert recommended_lr(str(tmp_path)) == 1e-4
+    (tmp_path / "tunewise.json").write_text("{not json")
+    assert recommended_lr(str(tmp_path)) == DEFAULT_LR
+
+
 def test_bf16_auto_is_the_default_and_checks_the_device():
     from tunewise.config import build_config
     from tunewise.training.loop import bf16_is_fast

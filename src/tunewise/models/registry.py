@@ -105,8 +105,23 @@ DEFAULT_LR = 5e-5
 
 
 def recommended_lr(name: str) -> float:
-    """The default peak learning rate for full fine-tuning of ``name``."""
-    return PACKAGED_MODELS[name].lr if name in PACKAGED_MODELS else DEFAULT_LR
+    """The default peak learning rate for full fine-tuning of ``name``: a packaged model's own,
+    and that of the packaged model a tunewise run started from for the model directory it wrote
+    (``tunewise pretrain`` on minilm, then ``train --model runs/dapt/model``: minilm's rate, so
+    a before/after comparison differs by the pretraining, not by the rate)."""
+    base = name if name in PACKAGED_MODELS else _base_model_of(name)
+    return PACKAGED_MODELS[base].lr if base in PACKAGED_MODELS else DEFAULT_LR
+
+
+def _base_model_of(name: str) -> str | None:
+    """The ``base_model`` a tunewise model directory records (``tunewise.json``), if any."""
+    import json
+
+    try:
+        meta = json.loads((Path(name).expanduser() / "tunewise.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta.get("base_model") if isinstance(meta, dict) else None
 
 
 def _offline() -> bool:
