@@ -27,7 +27,7 @@ def test_job_survives_restart_and_cancel(tiny_model_dir, tiny_files, tmp_path):
     try:
         # a run long enough to outlive the first studio, and a second one queued behind it
         status, _, out = client.post(
-            "/api/jobs", form(tiny_model_dir, tiny_files, "long", epochs=6, batch_size=8)
+            "/api/jobs", form(tiny_model_dir, tiny_files, "long", epochs=30, batch_size=8)
         )
         assert status == 200, out
         job, path = out["job"], out["run_path"]
