@@ -40,16 +40,6 @@ SHARED = Path(
 )
 DATA = SHARED / "movielens100k_text"
 TEXT = "{title}. {genres}. {description}"
-SYSTEMS = (
-    "text_model",
-    "reranked",
-    "hybrid",
-    "item_knn",
-    "als",
-    "popularity",
-    "untuned",
-    "random",
-)
 NAMES = {
     "text_model": "two-tower, fine-tuned",
     "reranked": "two-tower + cross-encoder rerank (fine-tuned)",
@@ -108,6 +98,8 @@ def cell(row: dict, key: str) -> str:
 
 
 def table(rec: dict) -> str:
+    from tunewise.tasks.recommend.summary import SYSTEMS  # the order recommend eval prints
+
     head = "| items | system | users | nDCG@10 | Recall@10 | Recall@50 | MRR | coverage@10 |"
     lines = [head, "|---|---|---:|---|---|---|---|---:|"]
     for part, rows in rec["systems"].items():

@@ -87,10 +87,10 @@ def evaluate(task, f) -> dict:
     metrics: dict = {"corpus": {"passages": len(corpus.texts), "index": INDEX_FILE}}
     rerank_dir = task.opts.rerank_model
     if task.opts.rerank:
-        from tunewise.tasks.retrieval.rerank import fit_for_run
+        from tunewise.tasks.retrieval.rerank import RERANKER_DIR, fit_for_run
 
         metrics["reranker"] = fit_for_run(task, f, index)
-        rerank_dir = str(Path(f.run.model) / metrics["reranker"]["dir"].split("/", 1)[1])
+        rerank_dir = str(Path(f.run.model) / RERANKER_DIR)
     outputs, checks = {}, {}
     untuned = (f.extras or {}).get("untuned_ranks") or {}
     for name in ("dev", "test"):
