@@ -27,9 +27,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-VARIANTS = ["tunewise", "trainer", "trainer_gbl", "trainer_gbl_bf16", "pad512", "tfidf"]
-DEFAULT = ["tunewise", "trainer", "trainer_gbl", "pad512", "tfidf"]
-RUN_ORDER = ["tfidf", "trainer", "trainer_gbl", "trainer_gbl_bf16", "tunewise", "pad512"]
+# tunewise variants: the defaults, and each lever that changes the numbers turned on or off
+# against them (its accuracy cost over the same seeds)
+TW_SETTINGS = {
+    "tunewise": {},
+    "tunewise_frozen_emb": {"freeze_embeddings": True},
+    "tunewise_budget": {"token_budget": 1024},
+    "tunewise_compile": {"compile": True},
+}
+VARIANTS = [*TW_SETTINGS, "trainer", "trainer_gbl", "trainer_gbl_bf16", "pad512", "tfidf"]
+DEFAULT = ["tunewise", "trainer", "trainer_gbl", "trainer_gbl_bf16", "pad512", "tfidf"]
+RUN_ORDER = ["tfidf", "trainer", "trainer_gbl", "trainer_gbl_bf16", *TW_SETTINGS, "pad512"]
 OUT_DIR = Path(__file__).resolve().parent / "out"
 BATCH, LR, MAX_LEN, WARMUP, WD, CLIP = 32, 5e-5, 128, 0.1, 0.01, 1.0
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -61,6 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="auto",
         help="tunewise bf16 autocast (auto: on only where bf16 matmul is fast)",
     )
+    p.add_argument("--no-ceiling", action="store_true", help="skip the GEMM ceiling measurement")
     p.add_argument("--markdown-out", type=Path, default=None, help="append the table here")
     p.add_argument(
         "--json-out",
@@ -108,7 +117,7 @@ def rates(examples: int, real: int, total: int, seconds: float) -> dict:
     }
 
 
-def run_tunewise(args, data, seed: int, tmp: Path) -> dict:
+def run_tunewise(args, data, seed: int, tmp: Path, variant: str = "tunewise") -> dict:
     import tunewise
 
     splits = {k: str(data[k]["path"]) for k in ("train", "dev", "test")}
@@ -118,8 +127,10 @@ def run_tunewise(args, data, seed: int, tmp: Path) -> dict:
         "train": {
             **{"epochs": args.epochs, "batch_size": BATCH, "lr": LR, "seed": seed},
             **{"bf16": BF16[args.tw_bf16], "checkpoint_every": None, "threads": args.threads},
+            **TW_SETTINGS[variant],
         },
-        "out": str(tmp / f"tunewise-{seed}"),
+        "task": {"label_issues": False},  # outside train_seconds; skipped to save wall time
+        "out": str(tmp / f"{variant}-{seed}"),
     }
     r = tunewise.train(cfg, overwrite=True, echo=lambda line: print(f"  [tunewise] {line}"))
     t = r.metrics["training"]
@@ -129,6 +140,8 @@ def run_tunewise(args, data, seed: int, tmp: Path) -> dict:
         **{k: t[k] for k in keys},
         "test_accuracy": r.metrics["test"]["accuracy"],
         "bf16": t["bf16"],
+        "attention": t.get("attention"),
+        "settings": TW_SETTINGS[variant],
         "timing": "tunewise's train_seconds (batches, forward, backward, step; no eval)",
     }
 
@@ -301,6 +314,8 @@ def machine_info(args) -> dict:
 
 def summarize(runs: list[dict]) -> dict:
     out = {"seeds": [r["seed"] for r in runs if "seed" in r]}
+    if runs and "bf16" in runs[0]:
+        out["bf16"] = runs[0]["bf16"]
     for key in ("examples_per_s", "real_tokens_per_s", "real_token_share", "test_accuracy"):
         vals = [r[key] for r in runs if r.get(key) is not None]
         out[key] = statistics.mean(vals) if vals else None
@@ -308,24 +323,44 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
-def table(summary: dict) -> str:
+def strongest(info: dict) -> str:
+    """The strongest Trainer setting on this CPU: group_by_length, plus bf16 where bf16 is
+    fast (a CPU with AVX512-BF16 or AMX, or a GPU)."""
+    fast = info.get("gpu") or set(BF16_FLAGS) & set(info["cpu_flags"])
+    return "trainer_gbl_bf16" if fast else "trainer_gbl"
+
+
+def bf16_used(name: str, summary: dict, info: dict) -> bool:
+    if name.startswith("tunewise"):
+        return bool(summary[name].get("bf16"))
+    return name.endswith("_bf16")
+
+
+def table(summary: dict, info: dict | None = None) -> str:
     def f(v, fmt: str, suffix: str = "") -> str:
         return "-" if v is None else format(v, fmt) + suffix
 
-    bases = [(summary.get(k) or {}).get("examples_per_s") for k in ("trainer", "trainer_gbl")]
+    info = info or {"cpu_flags": []}
+    top = strongest(info)
+    bases = [(summary.get(k) or {}).get("examples_per_s") for k in ("trainer", "trainer_gbl", top)]
+    ceiling = info.get("ceiling_tokens_per_s") or {}
     rows = [
-        "| variant | seeds | examples/s | vs Trainer default | vs Trainer gbl | real tokens/s "
+        "| variant | seeds | examples/s | vs Trainer default | vs Trainer gbl "
+        f"| vs strongest ({top}) | real tokens/s | share of GEMM ceiling "
         "| real-token share | test accuracy (mean ± std) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in (v for v in VARIANTS if v in summary):
         s = summary[name]
         eps, acc = s["examples_per_s"], s["test_accuracy"]
         ratios = [f(eps / b if eps and b else None, ".2f", "x") for b in bases]
         acc_s = f(acc, ".4f") + ("" if acc is None else f" ± {s['test_accuracy_std']:.4f}")
+        cap = ceiling.get("bf16" if bf16_used(name, summary, info) else "fp32")
+        tps = s["real_tokens_per_s"]
+        share = f(tps / cap if tps and cap else None, ".1%")
         rows.append(
             f"| {name} | {','.join(map(str, s['seeds'])) or '-'} | {f(eps, '.1f')} "
-            f"| {' | '.join(ratios)} | {f(s['real_tokens_per_s'], '.0f')} "
+            f"| {' | '.join(ratios)} | {f(tps, '.0f')} | {share} "
             f"| {f(s['real_token_share'], '.1%')} | {acc_s} |"
         )
     return "\n".join(rows)
@@ -358,8 +393,8 @@ def main(argv=None) -> int:
             print(f"== {name}", flush=True)
             if name == "tfidf":
                 raw[name] = [run_tfidf(data)]
-            elif name == "tunewise":
-                raw[name] = [run_tunewise(args, data, s, Path(d)) for s in args.seeds]
+            elif name in TW_SETTINGS:
+                raw[name] = [run_tunewise(args, data, s, Path(d), name) for s in args.seeds]
             elif name == "pad512":
                 raw[name] = [run_pad512(args, data)]
             else:
@@ -370,7 +405,20 @@ def main(argv=None) -> int:
             summary[name] = summarize(raw[name])
             print(f"   {json.dumps(raw[name])}", flush=True)
     info["loadavg_end"] = os.getloadavg()
-    md = table(summary)
+    if not args.no_ceiling:
+        from gemm_ceiling import measure, non_embedding_params, tokens_ceiling
+
+        gemm = measure(args.threads)
+        params = non_embedding_params(args.model)
+        info["gemm_gflops"] = {k: gemm[k] for k in ("fp32", "bf16")}
+        info["non_embedding_params"] = params
+        info["ceiling_tokens_per_s"] = {
+            k: round(tokens_ceiling(gemm[k], params)) for k in ("fp32", "bf16")
+        }
+        print(
+            f"GEMM ceiling: {info['gemm_gflops']} GFLOP/s -> {info['ceiling_tokens_per_s']} tokens/s"
+        )
+    md = table(summary, info)
     print(f"\n{md}\n")
     OUT_DIR.mkdir(exist_ok=True)
     out = args.json_out or OUT_DIR / f"spine-{stamp}.json"

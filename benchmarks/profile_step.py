@@ -33,6 +33,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")
     p.add_argument("--ops", action="store_true", help="also print torch.profiler's top operators")
+    p.add_argument(
+        "--no-first-position-only",
+        action="store_true",
+        help="leave the last layer computing every position (the loop's default patches it)",
+    )
+    p.add_argument("--attn", choices=["sdpa", "eager"], default=None, help="attention kernel")
+    p.add_argument("--freeze-embeddings", action="store_true", help="train.freeze_embeddings")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -53,6 +60,16 @@ def main() -> None:
     enc = task.encode(exs, tok, 128)
     set_seed(42)
     _, model = load_pretrained("minilm", task.auto_model().from_pretrained, **task.model_kwargs())
+    if not args.no_first_position_only:
+        from tunewise.models.head_positions import first_position_only
+
+        first_position_only(
+            model
+        )  # as the loop does for classification (train.first_position_only)
+    if args.attn:
+        model.set_attn_implementation(args.attn)
+    if args.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     cfg = TrainConfig(lr=5e-5, batch_size=args.batch)
     opt = build_optimizer(model, cfg)
     plan = plan_batches(enc.lengths, args.batch, 42, 0, True)

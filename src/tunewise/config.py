@@ -164,12 +164,23 @@ class TrainConfig(_Section):
     """For a sequence classifier or regressor of the BERT family, compute in the last layer
     only the position its head reads ([CLS]): the same numbers up to float rounding, measured
     1.15-1.19x faster per step for minilm (6 layers)."""
+    attention: Literal["auto", "sdpa", "eager"] = "auto"
+    """Attention kernel of a BERT-family encoder: auto = time PyTorch's SDPA and the model's
+    eager attention at the run's shapes, for training (dropout, bf16 when on) and for
+    evaluation, and keep the faster of each. Exact up to float rounding (the same dropout
+    masks); on this CPU eager won in bf16 training, SDPA's flash kernel in fp32 inference."""
+    prefetch: bool = True
+    """Collate the next batch in a background thread while the current one computes (on a
+    GPU: into pinned memory, copied without blocking). Exact: the same batches in order."""
     token_budget: int | None = Field(None, ge=1)
     """Batches of at most this many padded tokens (rows x longest row) instead of batch_size
     rows: every step costs about the same. Changes the numbers (other batches); opt-in."""
     freeze_embeddings: bool = False
     """Keep the word embeddings frozen (no gradient, no optimizer state for the largest
-    matrix of a small encoder). Changes the numbers; opt-in."""
+    matrix of a small encoder: for minilm 11.7M of 22.7M parameters; measured 1.3-1.4x faster
+    a step here, its accuracy cost over 3 seeds in benchmarks/RESULTS.md). Changes the
+    numbers, and a model whose embeddings carry little (a randomly initialised one) learns
+    far less with them frozen; opt-in."""
     compile: bool = False
     """torch.compile the model's forward for training (in place: saved weights unchanged).
     Pays only on long runs (the first steps compile); opt-in."""

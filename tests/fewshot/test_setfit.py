@@ -77,14 +77,16 @@ def test_first_position_shortcut_leaves_setfit_alone(tiny_model_dir):
     layer to compute [CLS] alone; SetFit mean-pools every position, so it must stay whole."""
     from transformers import AutoModelForSequenceClassification
 
-    from tunewise.models.head_positions import first_position_only, for_inference, is_patched
+    from tunewise.models.attention import for_inference
+    from tunewise.models.head_positions import first_position_only, is_patched
 
     clf = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
     m = setfit_model(clf).eval()
     ids = torch.tensor([[2, 50, 51, 52, 3]])
     with torch.no_grad():
         before = m(ids).logits
-        assert not first_position_only(m) and not for_inference(m) and not is_patched(m)
+        for_inference(m)
+        assert not first_position_only(m) and not is_patched(m)
         assert torch.equal(m(ids).logits, before)
     # the same body inside a plain classifier is patched (the shortcut itself is on)
     assert first_position_only(clf)

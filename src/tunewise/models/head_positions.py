@@ -107,9 +107,3 @@ def first_position_only(model: nn.Module) -> bool:
 def is_patched(model: nn.Module) -> bool:
     layer = _last_encoder_layer(model)
     return bool(layer is not None and getattr(layer, _FLAG, False))
-
-
-def for_inference(model) -> bool:
-    """Apply the patch to a loaded predictor's model (an ``nn.Module``; a shared-base view is
-    left alone): a served or batch prediction does 1/num_layers less work, same outputs."""
-    return isinstance(model, nn.Module) and first_position_only(model)

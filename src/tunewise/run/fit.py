@@ -230,4 +230,5 @@ def training_summary(state, accelerator) -> dict:
         "real_token_share": round(state.real_tokens / max(state.total_tokens, 1), 4),
         "processes": accelerator.num_processes,
         "bf16": state.bf16,
+        "attention": state.attention,
     }

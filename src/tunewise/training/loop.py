@@ -41,6 +41,9 @@ class LoopState:
     total_tokens: int = 0
     last_eval_step: int | None = None
     bf16: bool = False
+    attention: dict | None = None
+    """The attention kernels chosen when the run started ({"train", "eval", "seconds"});
+    a resume keeps them."""
     epochs_done: float = 0.0
     run_loss: float = 0.0
     """Sum of the losses since the last logged record (so the first record after a resume
@@ -187,18 +190,77 @@ class _Progress:
             )
             self.bar.start()
 
-    def update(self, step: int, loss: float, eps: float, seconds_per_step: float) -> None:
+    def update(self, step: int, loss, eps: float, seconds_per_step: float) -> None:
+        """``loss``: called only when the value is shown (reading it waits for the device)."""
         if self.bar:
-            self.bar.update(self.task, completed=step, loss=loss, eps=eps)
+            shown = {"loss": loss()} if step % 10 == 0 or step == self.total else {}
+            self.bar.update(self.task, completed=step, eps=eps, **shown)
         elif self.enabled and (step % self.every == 0 or step == self.total):
             eta = int(seconds_per_step * (self.total - step))
             self.echo(
-                f"step {step}/{self.total}  loss {loss:.4f}  {eps:.1f} ex/s  ETA {eta // 60}m{eta % 60:02d}s"
+                f"step {step}/{self.total}  loss {loss():.4f}  {eps:.1f} ex/s  ETA {eta // 60}m{eta % 60:02d}s"
             )
 
     def close(self) -> None:
         if self.bar:
             self.bar.stop()
+
+
+def prefetched(task, data, plan: list[list[int]], start: int, pad_id: int, device, ahead: bool):
+    """The batches ``plan[start:]``, collated and on ``device``, in order; with ``ahead`` the
+    next one is collated in a background thread while the caller computes on this one."""
+
+    def load(bi: int) -> dict:
+        batch = task.collate(data, plan[bi], pad_id)
+        if device.type == "cuda":
+            return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+        return {k: v.to(device) for k, v in batch.items()}
+
+    if not ahead:
+        for bi in range(start, len(plan)):
+            yield load(bi)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="tunewise-collate") as pool:
+        nxt = pool.submit(load, start) if start < len(plan) else None
+        for bi in range(start, len(plan)):
+            batch = nxt.result()
+            nxt = pool.submit(load, bi + 1) if bi + 1 < len(plan) else None
+            yield batch
+
+
+def choose_attention(raw, cfg: TrainConfig, bf16: bool, train, state, accelerator, echo):
+    """Pick the attention kernels for training and evaluation (``train.attention``); the
+    model then runs the training one. Returns the choice, or None where it does not apply."""
+    from tunewise.models import attention
+
+    if not attention.switchable(raw):
+        return None
+    if cfg.attention != "auto":
+        choice = {"train": cfg.attention, "eval": cfg.attention, "seconds": None}
+    elif state.attention:
+        choice = state.attention  # decided when the run started: a resume never re-measures
+    else:
+        length = int(np.median(train.lengths)) if len(train.lengths) else 32
+        ev, ev_s = attention.choose(
+            raw, training=False, bf16=False, batch=cfg.batch_size * 2, length=length
+        )
+        tr, tr_s = attention.choose(
+            raw, training=True, bf16=bf16, batch=cfg.batch_size, length=length
+        )
+        choice = {"train": tr, "eval": ev, "seconds": {"train": tr_s, "eval": ev_s}}
+        if accelerator.num_processes > 1:  # every process runs rank 0's pick
+            from accelerate.utils import broadcast_object_list
+
+            choice = broadcast_object_list([choice])[0]
+        ms = {
+            k: {n: round(1000 * t, 3) for n, t in v.items()} for k, v in choice["seconds"].items()
+        }
+        echo(f"attention: {tr} for training, {ev} for evaluation (measured ms per call: {ms})")
+    attention.use(raw, choice["train"])
+    state.attention = choice
+    return choice
 
 
 def planned_steps(train, cfg: TrainConfig, world: int = 1, rank: int = 0) -> tuple[int, int]:
@@ -282,7 +344,7 @@ def fit(
             )
 
     def checkpoint() -> None:
-        state.run_loss, state.run_n = running, running_n
+        state.run_loss, state.run_n = float(running), running_n
         if accelerator.is_main_process:
             save_checkpoint(
                 checkpoint_dir,
@@ -297,10 +359,19 @@ def fit(
 
     log_keys = task.log_keys
 
+    def split_metrics(data) -> dict:
+        if kernels:
+            use_attention(raw, kernels["eval"])
+        try:
+            return task.split_metrics(model, data, cfg.batch_size * 2, accelerator, pad_id)
+        finally:
+            if kernels:
+                use_attention(raw, kernels["train"])
+
     def evaluate() -> None:
         if dev is None or len(dev) == 0:
             return
-        m = task.split_metrics(model, dev, cfg.batch_size * 2, accelerator, pad_id)
+        m = split_metrics(dev)
         # internally higher is better; a task names the metrics where lower is better
         value = -m[metric] if metric in getattr(task, "lower_is_better", ()) else m[metric]
         rec = {
@@ -323,7 +394,7 @@ def fit(
         state.evals.append(rec)
         log(rec)
         if train_probe is not None and len(train_probe):
-            tm = task.split_metrics(model, train_probe, cfg.batch_size * 2, accelerator, pad_id)
+            tm = split_metrics(train_probe)
             trec = {
                 "type": "eval",
                 "step": state.step,
@@ -349,6 +420,9 @@ def fit(
     else:
         use_bf16 = bool(cfg.bf16)
     state.bf16 = use_bf16
+    from tunewise.models.attention import use as use_attention
+
+    kernels = choose_attention(raw, cfg, use_bf16, train, state, accelerator, echo)
     autocast = (
         torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16)
         if use_bf16
@@ -356,7 +430,13 @@ def fit(
     )
     model.train()
     # carried over a resume (the main process's share: it is the one that saved them)
-    running, running_n = (state.run_loss, state.run_n) if accelerator.is_main_process else (0, 0)
+    # The sum stays on the device: read (a host synchronisation) only where a value is shown.
+    running = torch.tensor(
+        state.run_loss if accelerator.is_main_process else 0.0,
+        dtype=torch.float64,
+        device=accelerator.device,
+    )
+    running_n = state.run_n if accelerator.is_main_process else 0
     try:
         while state.epoch < n_epochs and state.step < total and not state.stopped_early:
             plan = shard(
@@ -371,12 +451,13 @@ def fit(
                 rank,
                 world,
             )
+            batches = prefetched(
+                task, train, plan, state.batch_in_epoch, pad_id, accelerator.device, cfg.prefetch
+            )
             for bi in range(state.batch_in_epoch, len(plan)):
                 t0 = time.perf_counter()
                 idx = plan[bi]
-                batch = {
-                    k: v.to(accelerator.device) for k, v in task.collate(train, idx, pad_id).items()
-                }
+                batch = next(batches)
                 sync = (bi + 1) % cfg.grad_accum == 0 or bi + 1 == len(plan)
                 ctx = contextlib.nullcontext() if sync else accelerator.no_sync(model)
                 with ctx:
@@ -387,7 +468,7 @@ def fit(
                     if extra_loss is not None:
                         loss = loss + extra_loss()
                     accelerator.backward(loss / cfg.grad_accum)
-                running += loss.item()
+                running += loss.detach()
                 running_n += 1
                 real, tot = padding_stats([idx], train.lengths)
                 state.real_tokens += real
@@ -408,25 +489,28 @@ def fit(
                     continue
                 eps = state.examples / max(state.train_seconds, 1e-9)
                 progress.update(
-                    state.step, running / running_n, eps, state.train_seconds / max(state.step, 1)
+                    state.step,
+                    lambda r=running, n=running_n: float(r) / max(n, 1),
+                    eps,
+                    state.train_seconds / max(state.step, 1),
                 )
                 if state.step % 10 == 0 or state.step == total:
                     if world > 1:  # the loss over every process's batches, not rank 0's alone
                         t = accelerator.reduce(
-                            torch.tensor([running, running_n], dtype=torch.float64), "sum"
+                            torch.stack([running, torch.tensor(running_n).to(running)]), "sum"
                         )
-                        running, running_n = float(t[0]), int(t[1])
+                        running, running_n = t[0], int(t[1])
                     log(
                         {
                             "type": "train",
                             "step": state.step,
                             "epoch": state.epoch + 1,
-                            "loss": running / running_n,
+                            "loss": float(running) / running_n,
                             "lr": scheduler.get_last_lr()[0],
                             "examples_per_s": eps,
                         }
                     )
-                    running, running_n = 0.0, 0
+                    running, running_n = torch.zeros_like(running), 0
                 if cfg.eval_every and state.step % cfg.eval_every == 0:
                     evaluate()
                     checkpoint()

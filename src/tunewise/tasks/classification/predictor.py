@@ -39,9 +39,9 @@ class Predictor:
         self.max_length = int(meta.max_length)
         self.tokenizer = load_tokenizer(str(model_dir))
         self.model = self.task.load_saved(model_dir, meta.to_dict(), loader)
-        from tunewise.models.head_positions import for_inference
+        from tunewise.models.attention import for_inference
 
-        for_inference(self.model)  # the head reads [CLS]: the last layer computes it alone
+        for_inference(self.model, batch_size)  # [CLS]-only last layer; attention kernel measured
         self.batch_size = batch_size
         self.labels = self.task.labels
         self.abstain = self.task.abstain

@@ -24,9 +24,9 @@ class RegressionPredictor:
         self.tokenizer = load_tokenizer(str(model_dir))
         self.batch_size = batch_size
         self.model = self.task.load_saved(model_dir, self.meta.to_dict(), loader)
-        from tunewise.models.head_positions import for_inference
+        from tunewise.models.attention import for_inference
 
-        for_inference(self.model)  # the head reads [CLS]: the last layer computes it alone
+        for_inference(self.model, batch_size)  # [CLS]-only last layer; attention kernel measured
         self.labels = None
 
     def values_encoded(self, data) -> np.ndarray:
