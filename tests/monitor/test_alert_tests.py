@@ -57,7 +57,11 @@ def test_beta_binomial_pieces():
     # windows around known means: the spread's concentration comes back
     ps = [rng.betavariate(0.2 * 25, 0.8 * 25) for _ in range(600)]
     kw = [sum(rng.random() < p for _ in range(30)) for p in ps]
-    assert 15 < fit_dispersion(kw, [30] * 600, [0.2] * 600) < 40
+    c, p = fit_dispersion(kw, [30] * 600, [0.2] * 600)
+    assert 15 < c < 40 and p < 1e-6
+    # binomial windows: a spread, if any, is not shown
+    kb = [sum(rng.random() < 0.2 for _ in range(30)) for _ in range(600)]
+    assert fit_dispersion(kb, [30] * 600, [0.2] * 600)[1] > 0.05
 
 
 def test_a_low_volume_entitys_turn_alerts_under_the_pooled_test_not_under_its_own():
@@ -103,24 +107,28 @@ def test_min_volume_applies_to_the_current_window_only_in_pooled_mode():
     assert "UNH" not in {t["entity"] for t in _tests(AlertRule(), counts, set(), start)}
 
 
-@pytest.mark.parametrize("alpha", [0.05, 0.2])
-def test_pure_noise_gives_false_alarms_at_or_below_the_stated_rate(alpha):
-    """Many windows of noise (entities that differ, shares that move from day to day): the
+@pytest.mark.parametrize(
+    "alpha, spread",
+    [(0.05, 1e6), (0.05, 40.0), (0.2, 40.0)],  # 1e6: entities differ, their days do not
+)
+def test_pure_noise_gives_false_alarms_at_or_below_the_stated_rate(alpha, spread):
+    """Many windows of noise (entities that differ, volumes of 1-40 a day, optionally shares
+    that move from day to day; 28 earlier windows, as the spread is fitted in use): the
     share of windows with any alarm is at most alpha (Bonferroni over the window's tests),
     and each test's p-value is not smaller than chance makes it."""
     rng = random.Random(20261207)
     rule = AlertRule(alpha=alpha, min_volume=5, min_change=0.0, directions=("negative",))
-    start = DAY0 + 7 * W
+    start = DAY0 + 28 * W
     windows = alarms = 0
     ps = []
-    for _ in range(150):
-        tests = _tests(rule, _noise(rng), set(), start)
+    for _ in range(300):
+        tests = _tests(rule, _noise(rng, days=29, spread=spread), set(), start)
         if not tests:
             continue
         windows += 1
         alarms += any(t["p"] < alpha / len(tests) for t in tests)
         ps += [t["p"] for t in tests]
-    assert windows >= 140 and len(ps) > 1000
+    assert windows >= 290 and len(ps) > 2000
     assert alarms / windows <= alpha, (alarms, windows)
     for a in (0.05, 0.1):
         assert sum(p < a for p in ps) / len(ps) <= a * 1.1  # calibrated per test, 10% slack

@@ -72,14 +72,20 @@ def fit_beta_binomial(
     return float(expit(best.x[0])), float(np.exp(best.x[1]))
 
 
-def fit_dispersion(k, n, mean, mean_var=None, min_c: float = 0.5, max_c: float = 1e5) -> float:
+def fit_dispersion(
+    k, n, mean, mean_var=None, min_c: float = 0.5, max_c: float = 1e5
+) -> tuple[float, float]:
     """Maximum likelihood concentration ``c`` of windows' shares around their groups' means:
     window counts k of n, ``mean`` each group's expected share (estimated without that
     window) and ``mean_var`` the variance of that estimate (0 when known). A window's share
     is then Beta with that mean and variance ``mean_var + (m(1 - m) - mean_var) / (c + 1)``
     (the estimate's uncertainty plus the window-to-window spread), and k is beta-binomial.
     Small ``c``: a group's share moves a lot from window to window (news days), so one
-    window's departure means less."""
+    window's departure means less.
+
+    Returns (c, p): p is the likelihood-ratio test of "no spread" (c = max_c) against the
+    fitted c, on the boundary, so half a chi-square with 1 degree of freedom. A few windows
+    of pure binomial noise often fit a finite c by chance; p says whether they show it."""
     import numpy as np
     from scipy.optimize import minimize_scalar
     from scipy.special import betaln
@@ -90,7 +96,7 @@ def fit_dispersion(k, n, mean, mean_var=None, min_c: float = 0.5, max_c: float =
     keep = n >= 2  # a window of one item says nothing about dispersion
     k, n, m, u = k[keep], n[keep], m[keep], u[keep]
     if len(n) == 0:
-        return max_c
+        return max_c, 1.0
     var = m * (1 - m)
     u = np.minimum(u, 0.999 * var)
 
@@ -100,5 +106,8 @@ def fit_dispersion(k, n, mean, mean_var=None, min_c: float = 0.5, max_c: float =
         a, b = m * c, (1 - m) * c
         return -float(np.sum(betaln(k + a, n - k + b) - betaln(a, b)))
 
+    from scipy.stats import chi2
+
     r = minimize_scalar(nll, bounds=(np.log(min_c), np.log(max_c)), method="bounded")
-    return float(np.exp(r.x))
+    lr = max(2 * (nll(np.log(max_c)) - r.fun), 0.0)
+    return float(np.exp(r.x)), float(0.5 * chi2.sf(lr, 1)) if lr > 0 else 1.0

@@ -50,6 +50,9 @@ class AlertRule:
     """pooled: empirical-Bayes beta-binomial over all entities; own: Fisher vs own baseline."""
     dispersion: bool = True
     """pooled: the window-to-window spread of an entity's share is part of the null."""
+    spread_windows: int = 28
+    """pooled: windows that fit the spread (a property of the stream; more than the
+    baseline's, so that a week of noise does not fit a spread by chance)."""
 
     def describe(self) -> str:
         tail = (
@@ -65,7 +68,12 @@ class AlertRule:
         return (
             "one-sided beta-binomial tail vs the entity's expected share (empirical Bayes: "
             f"a beta prior fitted on every entity's previous {self.baseline} windows, "
-            f"{'with' if self.dispersion else 'without'} the window-to-window spread), {tail}"
+            + (
+                f"with the window-to-window spread fitted on the previous {self.spread_windows}"
+                if self.dispersion
+                else "without the window-to-window spread"
+            )
+            + f"), {tail}"
         )
 
 
@@ -163,18 +171,25 @@ def _k(c: tuple, d: str) -> int:
     return int((c[1] if d == "negative" else c[2]) or 0)
 
 
-def _tests(rule: AlertRule, counts: dict, flagged: set, start: int) -> list[dict]:
-    """Every (entity, direction) the window tests, with its counts, expected share and p."""
+def _tests(
+    rule: AlertRule, counts: dict, flagged: set, start: int, window_s: int = 86400
+) -> list[dict]:
+    """Every (entity, direction) the window tests, with its counts, expected share and p.
+    ``counts`` reach back ``spread_windows`` windows; the baseline is the last ``baseline``."""
+    lo = start - rule.baseline * window_s
     by_ent: dict[str, list] = {}
     for (ent, s), c in counts.items():
         if s < start:
             by_ent.setdefault(ent, []).append((s, c))
     out = []
     for d in rule.directions:
-        base = {
-            ent: [(_k(c, d), int(c[0])) for s, c in ws if (ent, d, s) not in flagged]
+        longer = {
+            ent: [(s, _k(c, d), int(c[0])) for s, c in ws if (ent, d, s) not in flagged]
             for ent, ws in by_ent.items()
         }
+        base = {ent: [(k, n) for s, k, n in ws if s >= lo] for ent, ws in longer.items()}
+        base = {ent: ws for ent, ws in base.items() if ws}
+        spread = {ent: [(k, n) for _, k, n in ws] for ent, ws in longer.items()}
         prior: Prior | None = None
         for (ent, s), c in counts.items():
             n = int(c[0])
@@ -193,7 +208,7 @@ def _tests(rule: AlertRule, counts: dict, flagged: set, start: int) -> list[dict
                 t.update(expected=kb / nb, p=share_greater(k, n, kb, nb), source="own")
             else:
                 if prior is None:  # one fit per window and direction, on every entity
-                    prior = fit_prior(base, rule.dispersion)
+                    prior = fit_prior(base, rule.dispersion, spread)
                 m, conc, own_w = prior.expected(kb, nb)
                 p = beta_binomial_sf(k, n, m * conc, (1 - m) * conc)
                 t.update(expected=m, p=p, source="pooled", own_weight=own_w, conc=conc)
@@ -210,9 +225,10 @@ def evaluate_window(
     ``state`` keeps the flags and the last alerts (cooldown): the store's own tables by
     default, a :class:`MemoryState` to re-run detection without writing to the store."""
     state = state or StoreState(store)
-    lo = start - rule.baseline * window_s
+    back = max(rule.baseline, rule.spread_windows if rule.mode == "pooled" else 0)
+    lo = start - back * window_s
     counts = _counts(store, window_s, lo, start + window_s)
-    tests = _tests(rule, counts, state.flagged(window_s, lo), start)
+    tests = _tests(rule, counts, state.flagged(window_s, lo), start, window_s)
     state.tested(start, tests)
     if not tests:
         return []
