@@ -28,6 +28,11 @@ Parts (``--parts``, all by default):
   stream (all tickers, --burst-days-before days before the burst to 7 days after), replayed,
   ``monitor evaluate --burst`` for the detection delay; false alarms per entity-day from the
   throughput replay (the stream without the burst) with ``--db``.
+- redetect: ``tunewise monitor redetect`` (detection re-run over the stored scores, no
+  rescoring) on the throughput part's full-stream store and the burst part's store, once per
+  ``--modes`` (pooled, own): false alarms on the full stream (every alert there is one)
+  per 100 entity-days counted three ways (with any item; with >= 10 counted items; the
+  entity-days the test actually ran on), and detection on the burst.
 
 Raw numbers go to --out with the load average and CPU flags; the table is printed. The
 tweets are Twitter content, so every file stays under benchmarks/out/ (not in git).
@@ -524,6 +529,69 @@ def part_burst(a, work: Path, rows: list[dict], res: dict) -> None:
     }
 
 
+# -- 6. redetect ------------------------------------------------------------------------
+def entity_days(db: Path, min_items: int) -> int:
+    """Entity-days (1-day windows) with at least ``min_items`` counted (first) items."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    n = con.execute(
+        "SELECT count(*) FROM (SELECT e.entity, i.ts / 86400 AS d, count(*) AS c FROM items i "
+        "JOIN item_entities e ON e.item_id = i.id WHERE i.dup_of IS NULL "
+        "GROUP BY e.entity, i.ts / 86400) WHERE c >= ?",
+        (min_items,),
+    ).fetchone()[0]
+    con.close()
+    return int(n)
+
+
+def part_redetect(a, work: Path, res: dict) -> None:
+    first = dt.date.fromisoformat(a.burst_day)
+    last = first + dt.timedelta(days=a.burst_len - 1)
+    chosen = list((res.get("burst") or {}).get("entities") or {})
+    specs = [f"{e}:{first.isoformat()}:{last.isoformat()}" for e in chosen]
+    bargs = [x for sp in specs for x in ("--burst", sp)]
+    out: dict = {}
+    for name, db in (("full", work / "replay.db"), ("burst", work / "burst.db")):
+        if not db.exists():
+            continue
+        r: dict = {}
+        if name == "full":
+            r["entity_days_any"] = entity_days(db, 1)
+            r["entity_days_10"] = entity_days(db, 10)
+        for mode in a.modes.split(","):
+            alerts = work / f"redetect_{name}_{mode}.jsonl"
+            alerts.unlink(missing_ok=True)
+            ld = load()
+            wall, summ = tw(["monitor", "redetect", "--db", db, "--alerts", alerts,
+                             "--baseline-mode", mode], work / f"redetect_{name}_{mode}.log")  # fmt: skip
+            alerts.touch()
+            got = [json.loads(ln) for ln in alerts.read_text().splitlines() if ln.strip()]
+            m = {"wall_s": round(wall, 2), "summary": summ, "load_before": ld, "load_after": load()}
+            if name == "full":
+                n = len(got)
+                m["false_alarms"] = n
+                m["by_direction"] = {d: sum(x["direction"] == d for x in got)
+                                     for d in ("negative", "positive")}  # fmt: skip
+                m["alert_days"] = len({x["window"]["start"][:10] for x in got})
+                for k, den in (("any", r["entity_days_any"]), ("10", r["entity_days_10"]),
+                               ("tested", summ["entity_windows_tested"])):  # fmt: skip
+                    m[f"per_100_entity_days_{k}"] = round(100 * n / den, 4) if den else None
+            elif specs:
+                _, ev = tw(["monitor", "evaluate", "--alerts", alerts, *bargs, "--db", db],
+                           work / f"redetect_{name}_{mode}_eval.log")  # fmt: skip
+                m["detection"] = ev["burst"]
+                m["alerts_detail"] = [
+                    {k: x[k] for k in ("entity", "direction", "p_value", "alpha_per_test")}
+                    | {"day": x["window"]["start"][:10], "count": x["evidence"]["count"],
+                       "n": x["evidence"]["n"],
+                       "expected": x["evidence"]["baseline"].get("expected_share"),
+                       "baseline_n": x["evidence"]["baseline"]["n"]}
+                    for x in got
+                ]  # fmt: skip
+            r[mode] = m
+        out[name] = r
+    res["redetect"] = out
+
+
 def table(res: dict) -> list[str]:
     out = ["| figure | value | target |", "|---|---|---|"]
     t = res.get("throughput")
@@ -594,6 +662,23 @@ def table(res: dict) -> list[str]:
                 f"{fa['entity_days_outside_bursts']:,.0f} entity-days = "
                 f"{100 * (fa['false_alarms_per_entity_day'] or 0):.2f} per 100 | <= 1 per 100 |"
             )
+    rd = res.get("redetect") or {}
+    for mode, m in (rd.get("full") or {}).items():
+        if isinstance(m, dict) and "false_alarms" in m:
+            out.append(
+                f"| false alarms, full stream, redetect --baseline-mode {mode} | "
+                f"{m['false_alarms']} alerts; per 100 entity-days: {m['per_100_entity_days_any']}"
+                f" (any item), {m['per_100_entity_days_10']} (>= 10 items), "
+                f"{m['per_100_entity_days_tested']} (tested, "
+                f"{m['summary']['entity_windows_tested']:,}) | <= 1 per 100 |"
+            )
+    for mode, m in (rd.get("burst") or {}).items():
+        if isinstance(m, dict) and m.get("detection"):
+            txt = ", ".join(
+                f"{x['entity']} {x['delay_days']}" if x["detected"] else f"{x['entity']} missed"
+                for x in m["detection"]["bursts"]
+            )
+            out.append(f"| burst, redetect --baseline-mode {mode} (delay, days) | {txt} | <= 1 |")
     return out
 
 
@@ -615,6 +700,7 @@ def main() -> None:
     ap.add_argument("--burst-entities", type=int, default=6)
     ap.add_argument("--burst-scale", type=float, default=1.0, help="x the daily volume")
     ap.add_argument("--burst-min", type=int, default=15, help="fewest injected items a day")
+    ap.add_argument("--modes", default="pooled,own", help="redetect: --baseline-mode values")
     ap.add_argument("--lat-entities", type=int, default=12)
     ap.add_argument("--lat-items", type=int, default=20, help="items per entity per minute")
     ap.add_argument("--lat-baseline", type=int, default=2)
@@ -655,6 +741,8 @@ def main() -> None:
             part_evaluate(a, work, res)
         elif name == "burst":
             part_burst(a, work, rows, res)
+        elif name == "redetect":
+            part_redetect(a, work, res)
         else:
             sys.exit(f"--parts {name}: unknown")
         res.setdefault("part_seconds", {})[name] = round(time.time() - t0, 1)

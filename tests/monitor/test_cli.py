@@ -89,7 +89,13 @@ def test_replay_cli_stores_scores_with_run_id_and_version(tiny_run, tmp_path):
             ["replay", "--model", "{run}", "--source", "{src}", "--negative-label", "bad"],
             "the run's labels are",
         ),
+        (
+            ["replay", "--model", "{run}", "--source", "{src}", "--baseline-mode", "mine"],
+            "--baseline-mode 'mine'",
+        ),
         (["serve", "--db", "{tmp}/none.db"], "no such file"),
+        (["redetect", "--db", "{tmp}/none.db", "--alerts", "{tmp}/r.jsonl"], "no such file"),
+        (["redetect", "--db", "{tmp}/none.db", "--alerts", "{src}"], "exists; give a new file"),
         (["evaluate", "--alerts", "{tmp}/none.jsonl", "--prices", "p.csv"], "no such file"),
         (
             ["backfill", "--model", "{run}", "--source", "{src}", "--engine", "spark"],

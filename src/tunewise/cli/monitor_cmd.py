@@ -35,10 +35,20 @@ MailTo = Annotated[list[str] | None, Opt("--mail-to", help="Recipient (repeat fo
 MailFrom = Annotated[str, Opt(help="Sender address")]
 Alpha = Annotated[float, Opt(help="False-alarm rate per window across entities (Bonferroni)")]
 Baseline = Annotated[int, Opt(help="Previous windows that make an entity's baseline")]
-MinVolume = Annotated[int, Opt(help="Fewest items in a window (and baseline) to test")]
+MinVolume = Annotated[
+    int, Opt(help="Fewest items in the current window to test (own mode: in the baseline too)")
+]
 MinChange = Annotated[float, Opt(help="Smallest change of the share worth an alert")]
 Cooldown = Annotated[str, Opt(help="No second alert for an entity and direction within this")]
 Direction = Annotated[str, Opt(help="negative, positive or both")]
+BaselineMode = Annotated[
+    str,
+    Opt(
+        help="pooled: beta-binomial test vs an empirical-Bayes baseline fitted on every "
+        "entity (low-volume entities borrow the stream's share); own: Fisher's test vs the "
+        "entity's own baseline alone (the earlier default)"
+    ),
+]
 Dedupe = Annotated[str, Opt(help="Repeats of a text within this are counted once")]
 Near = Annotated[float, Opt(help="Jaccard of word 3-shingles that makes a near repeat")]
 Batch = Annotated[
@@ -121,6 +131,7 @@ def run(
     min_change: MinChange = 0.10,
     cooldown: Cooldown = "2d",
     direction: Direction = "both",
+    baseline_mode: BaselineMode = "pooled",
     dedupe_window: Dedupe = "6h",
     near_threshold: Near = 0.8,
     batch_size: Batch = 64,
@@ -155,6 +166,7 @@ def replay(
     min_change: MinChange = 0.10,
     cooldown: Cooldown = "2d",
     direction: Direction = "both",
+    baseline_mode: BaselineMode = "pooled",
     dedupe_window: Dedupe = "6h",
     near_threshold: Near = 0.8,
     batch_size: Batch = REPLAY_BATCH,
@@ -185,6 +197,7 @@ def backfill(
     min_change: MinChange = 0.10,
     cooldown: Cooldown = "2d",
     direction: Direction = "both",
+    baseline_mode: BaselineMode = "pooled",
     dedupe_window: Dedupe = "6h",
     batch_size: Batch = REPLAY_BATCH,
     negative_label: Label = None,
@@ -241,8 +254,32 @@ def evaluate(
     print(body)
 
 
+def redetect(
+    db: Annotated[str, Opt("--db", help="A store that monitor run/replay/backfill wrote")],
+    alerts: Annotated[Path, Opt("--alerts", help="New JSONL file for the alerts")],
+    window: Annotated[str | None, Opt(help="Alert window [the store's]")] = None,
+    alpha: Alpha = 0.01,
+    baseline: Baseline = 7,
+    min_volume: MinVolume = 10,
+    min_change: MinChange = 0.10,
+    cooldown: Cooldown = "2d",
+    direction: Direction = "both",
+    baseline_mode: BaselineMode = "pooled",
+) -> None:
+    """Re-run alert detection over the scores already stored, with these settings: no model,
+    nothing rescored, the store unchanged (compare tests or settings on a stream scored once)."""
+    kw = dict(locals())
+    from tunewise.apps.monitor.service import MonitorOptions, redetect_store
+
+    o = MonitorOptions(model=Path(), source="", **kw)
+    out = redetect_store(o)
+    print(f"{out['alerts']} alerts over {out['windows']} windows -> {alerts}", file=sys.stderr)
+    print(json.dumps(out))
+
+
 app.command("run")(run)
 app.command("replay")(replay)
 app.command("backfill")(backfill)
 app.command("serve")(serve)
 app.command("evaluate")(evaluate)
+app.command("redetect")(redetect)

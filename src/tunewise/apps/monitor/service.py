@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunewise.apps.monitor.aggregate import parse_window
-from tunewise.apps.monitor.alerts import AlertRule
+from tunewise.apps.monitor.alerts import MODES, AlertRule
 from tunewise.apps.monitor.items import Columns
 from tunewise.errors import UserError
 
@@ -34,6 +34,7 @@ class MonitorOptions:
     min_change: float = 0.10
     cooldown: str = "2d"
     direction: str = "both"
+    baseline_mode: str = "pooled"
     dedupe_window: str = "6h"
     near_threshold: float = 0.8
     batch_size: int = 64
@@ -57,6 +58,8 @@ def rule_of(o: MonitorOptions) -> AlertRule:
     dirs = {"both": ("negative", "positive"), "negative": ("negative",), "positive": ("positive",)}
     if o.direction not in dirs:
         raise UserError(f"--direction {o.direction!r}: give negative, positive or both")
+    if o.baseline_mode not in MODES:
+        raise UserError(f"--baseline-mode {o.baseline_mode!r}: give pooled or own")
     return AlertRule(
         alpha=o.alpha,
         baseline=o.baseline,
@@ -65,6 +68,7 @@ def rule_of(o: MonitorOptions) -> AlertRule:
         min_change=o.min_change,
         cooldown=parse_window(o.cooldown, "--cooldown"),
         directions=dirs[o.direction],
+        mode=o.baseline_mode,
     )
 
 
@@ -200,3 +204,31 @@ def consume(mon, events, source: str, cursor: str | None, progress=None) -> dict
         "store": mon.store.counts(),
         "run": {"id": mon.scorer.run_id, "version": mon.scorer.version},
     }
+
+
+def redetect_store(o: MonitorOptions) -> dict:
+    """``monitor redetect``: alert detection re-run with ``o``'s rule over the scores in
+    ``o.db`` (no model, nothing rescored, the store only read); every alert goes to the new
+    JSONL file ``o.alerts``."""
+    from tunewise.apps.monitor.alerts import redetect
+    from tunewise.apps.monitor.sinks import JsonlSink
+    from tunewise.apps.monitor.store import Store
+
+    rule = rule_of(o)
+    if o.alerts is None:
+        raise UserError("--alerts: give a new JSONL file for the re-detected alerts")
+    if Path(o.alerts).exists():
+        raise UserError(
+            f"--alerts {o.alerts}: exists; give a new file (re-detection writes every alert "
+            "afresh, and the monitor's own log is not to be mixed with it)"
+        )
+    sink = JsonlSink(o.alerts)
+    window = parse_window(o.window) if o.window else None
+    store = Store(o.db, create=False)
+    if window is None:
+        stored = store.get_meta("window_s")
+        window = int(stored) if stored is not None else 86400
+    runs = store.all("SELECT DISTINCT run_id, run_version FROM scores")
+    run = (str(runs[0][0]), str(runs[0][1])) if len(runs) == 1 else ("", "")
+    out = redetect(store, rule, window, [sink], run)
+    return {**out, "db": o.db, "alerts_file": str(o.alerts), "window_s": window}
