@@ -85,6 +85,7 @@ def fit_best(
         model was saved}).
     """
     from tunewise import methods
+    from tunewise.models import attention
     from tunewise.models.loading import quiet_transformers
     from tunewise.training.loop import fit, planned_steps
 
@@ -163,6 +164,7 @@ def fit_best(
                 log=log,
                 echo=echo,
                 method_hooks=hooks,
+                attention=attention,
             )
     finally:
         if log_f:

@@ -230,12 +230,11 @@ def prefetched(task, data, plan: list[list[int]], start: int, pad_id: int, devic
             yield batch
 
 
-def choose_attention(raw, cfg: TrainConfig, bf16: bool, train, state, accelerator, echo):
-    """Pick the attention kernels for training and evaluation (``train.attention``); the
-    model then runs the training one. Returns the choice, or None where it does not apply."""
-    from tunewise.models import attention
-
-    if not attention.switchable(raw):
+def choose_attention(attention, raw, cfg: TrainConfig, bf16: bool, train, state, accelerator, echo):
+    """Pick the attention kernels for training and evaluation (``train.attention``) with
+    ``attention`` (``tunewise.models.attention``: switchable, choose, use); the model then
+    runs the training one. Returns the choice, or None where it does not apply."""
+    if attention is None or not attention.switchable(raw):
         return None
     if cfg.attention != "auto":
         choice = {"train": cfg.attention, "eval": cfg.attention, "seconds": None}
@@ -303,6 +302,7 @@ def fit(
     log=None,
     echo=None,
     method_hooks=None,
+    attention=None,
 ) -> LoopState:
     """Train ``model`` on ``train``, evaluating on ``dev``; returns the final loop state.
 
@@ -315,6 +315,8 @@ def fit(
         echo: called with a line of text for the user (main process only).
         method_hooks: the fine-tuning method's ``MethodHooks`` (tunewise.methods): an extra
             loss term, and a call after every optimizer step (AdaLoRA's rank allocation).
+        attention: what picks the attention kernels (``tunewise.models.attention``, passed
+            in by the runner: training does not import models); None leaves them alone.
     """
     log = log or (lambda rec: None)
     echo = echo or (lambda line: None)
@@ -361,12 +363,12 @@ def fit(
 
     def split_metrics(data) -> dict:
         if kernels:
-            use_attention(raw, kernels["eval"])
+            attention.use(raw, kernels["eval"])
         try:
             return task.split_metrics(model, data, cfg.batch_size * 2, accelerator, pad_id)
         finally:
             if kernels:
-                use_attention(raw, kernels["train"])
+                attention.use(raw, kernels["train"])
 
     def evaluate() -> None:
         if dev is None or len(dev) == 0:
@@ -420,9 +422,7 @@ def fit(
     else:
         use_bf16 = bool(cfg.bf16)
     state.bf16 = use_bf16
-    from tunewise.models.attention import use as use_attention
-
-    kernels = choose_attention(raw, cfg, use_bf16, train, state, accelerator, echo)
+    kernels = choose_attention(attention, raw, cfg, use_bf16, train, state, accelerator, echo)
     autocast = (
         torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16)
         if use_bf16
