@@ -10,7 +10,7 @@ function and shapes, in the mode about to run, and keeps the faster.
 
 Both paths draw the same dropout masks from the same generator and compute the same
 softmax(QK^T / sqrt(d) + mask) V: switching changes the numbers only by float rounding
-(``tests/unit/test_speed_levers.py`` trains with each and compares losses and weights). The
+(``tests/unit/test_exact_levers.py`` trains with each and compares losses and weights). The
 choice lives in the loaded model's config (``_attn_implementation``), never in saved files.
 """
 
