@@ -173,65 +173,64 @@ class Store:
         from sqlalchemy import text
 
         now = int(time.time())
-        with self.engine.begin() as c:
-            for it in items:
-                d = dups.get(it.id)
-                c.execute(
-                    text(
-                        "INSERT INTO items (id, ts, source, text, dup_of, similarity, received) "
-                        "VALUES (:id, :ts, :src, :text, :dup, :sim, :now)"
-                    ),
+        rows, ents, copies, scored = [], [], [], []
+        for it in items:
+            d = dups.get(it.id)
+            rows.append(
+                {
+                    "id": it.id,
+                    "ts": it.ts,
+                    "src": it.source,
+                    "text": it.text,
+                    "dup": d[0] if d else None,
+                    "sim": d[1] if d else None,
+                    "now": now,
+                }
+            )
+            ents += [{"i": it.id, "e": e} for e in it.entities]
+            if d:
+                copies.append({"i": d[0]})
+            s = scores.get(it.id)
+            if s is not None:
+                scored.append(
                     {
-                        "id": it.id,
-                        "ts": it.ts,
-                        "src": it.source,
-                        "text": it.text,
-                        "dup": d[0] if d else None,
-                        "sim": d[1] if d else None,
+                        "i": it.id,
+                        "l": s.label,
+                        "pol": s.polarity,
+                        "pn": s.p_neg,
+                        "pp": s.p_pos,
+                        "probs": json.dumps(s.probs),
+                        "rid": run[0],
+                        "rv": run[1],
                         "now": now,
-                    },
+                    }
                 )
-                for e in it.entities:
-                    c.execute(
-                        text(
-                            "INSERT INTO item_entities (item_id, entity) VALUES (:i, :e) "
-                            "ON CONFLICT DO NOTHING"
-                        ),
-                        {"i": it.id, "e": e},
-                    )
-                if d:
-                    c.execute(
-                        text("UPDATE items SET copies = copies + 1 WHERE id = :i"), {"i": d[0]}
-                    )
-                s = scores.get(it.id)
-                if s is not None:
-                    # a plain INSERT: scoring an item twice is a bug and fails the batch
-                    c.execute(
-                        text(
-                            "INSERT INTO scores (item_id, label, polarity, p_neg, p_pos, probs, "
-                            "run_id, run_version, scored_at) VALUES (:i, :l, :pol, :pn, :pp, "
-                            ":probs, :rid, :rv, :now)"
-                        ),
-                        {
-                            "i": it.id,
-                            "l": s.label,
-                            "pol": s.polarity,
-                            "pn": s.p_neg,
-                            "pp": s.p_pos,
-                            "probs": json.dumps(s.probs),
-                            "rid": run[0],
-                            "rv": run[1],
-                            "now": now,
-                        },
-                    )
-            for iid, e in more:
-                c.execute(
-                    text(
-                        "INSERT INTO item_entities (item_id, entity) VALUES (:i, :e) "
-                        "ON CONFLICT DO NOTHING"
-                    ),
-                    {"i": iid, "e": e},
-                )
+        ents += [{"i": iid, "e": e} for iid, e in more]
+        # one statement per table (executemany), in the order the rows depend on each other
+        statements = [
+            (
+                "INSERT INTO items (id, ts, source, text, dup_of, similarity, received) "
+                "VALUES (:id, :ts, :src, :text, :dup, :sim, :now)",
+                rows,
+            ),
+            (
+                "INSERT INTO item_entities (item_id, entity) VALUES (:i, :e) "
+                "ON CONFLICT DO NOTHING",
+                ents,
+            ),
+            ("UPDATE items SET copies = copies + 1 WHERE id = :i", copies),
+            # a plain INSERT: scoring an item twice is a bug and fails the batch
+            (
+                "INSERT INTO scores (item_id, label, polarity, p_neg, p_pos, probs, "
+                "run_id, run_version, scored_at) VALUES (:i, :l, :pol, :pn, :pp, "
+                ":probs, :rid, :rv, :now)",
+                scored,
+            ),
+        ]
+        with self.engine.begin() as c:
+            for sql, params in statements:
+                if params:
+                    c.execute(text(sql), params)
             for r in rejects:
                 c.execute(
                     text(
