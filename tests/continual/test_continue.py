@@ -23,19 +23,31 @@ def test_label_map_extended_parent_first(continued, root_run):
     assert data["continual"]["labels_added"] == ["people", "plot"]
 
 
-def test_extend_head_keeps_old_rows_and_starts_new_rows_at_their_mean(tiny_model_dir):
+def test_extend_head_keeps_old_rows_and_starts_new_rows_near_their_mean(tiny_model_dir):
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(str(tiny_model_dir), num_labels=2)
     old_w = model.classifier.weight.detach().clone()
     old_b = model.classifier.bias.detach().clone()
-    added = extend_head(model, ["a", "b"], ["a", "b", "c"])
-    assert added == [2]
+    torch.manual_seed(0)
+    added = extend_head(model, ["a", "b"], ["a", "b", "c", "d"])
+    assert added == [2, 3]
     w, b = model.classifier.weight, model.classifier.bias
-    assert w.shape == (3, old_w.shape[1])
+    assert w.shape == (4, old_w.shape[1])
     assert torch.equal(w[:2], old_w) and torch.equal(b[:2], old_b)
-    assert torch.allclose(w[2], old_w.mean(0)) and torch.allclose(b[2], old_b.mean())
-    assert model.config.id2label == {0: "a", 1: "b", 2: "c"} and model.num_labels == 3
+    # the old rows' mean plus noise of their spread: the new rows differ from each other
+    # (identical rows give the body no gradient that separates the new classes)
+    spread = old_w.std(0)
+    z = (w[2:] - old_w.mean(0)) / spread
+    assert not torch.allclose(w[2], w[3]) and float(z.abs().max()) < 6
+    assert 0.5 < float(z.std()) < 1.5 and torch.allclose(b[2:], old_b.mean().expand(2))
+    again = AutoModelForSequenceClassification.from_pretrained(str(tiny_model_dir), num_labels=2)
+    again.classifier.weight.data.copy_(old_w)
+    again.classifier.bias.data.copy_(old_b)
+    torch.manual_seed(0)
+    extend_head(again, ["a", "b"], ["a", "b", "c", "d"])
+    assert torch.equal(again.classifier.weight, w)  # seeded: the same rows again
+    assert model.config.id2label == {0: "a", 1: "b", 2: "c", 3: "d"} and model.num_labels == 4
     with pytest.raises(ValueError):
         extend_head(model, ["a", "b"], ["b", "a", "c"])  # old order must be kept
 

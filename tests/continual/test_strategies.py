@@ -42,7 +42,7 @@ def test_replay_memory_saved_with_the_run(continued):
     data = json.loads(RunDir(run).data.read_text())
     # 25% of the 160 earlier training rows, class-balanced over the earlier task's labels
     assert data["continual"]["replayed_rows"] == 40
-    assert data["rows"]["train"] == 160 + 40
+    assert data["rows"]["train"] == 160 + 4 * 40  # repeated to half the rows (replay_mix 0.5)
     mem = load_memory(run / "continual" / "memory.jsonl")
     assert len(mem) == round(0.25 * (160 + 160)) == _stage(run)["memory_rows"]
     counts = Counter(r.label for r in mem)

@@ -23,6 +23,9 @@ def continual(
     replay: Annotated[
         str | None, Opt(help="replay memory: rows (200) or share of earlier rows (2%) [20%]")
     ] = None,
+    replay_mix: Annotated[
+        float | None, Opt(help="replay: share of each epoch's rows from the memory [0.5]")
+    ] = None,
     ewc_lambda: Annotated[float | None, Opt(help="Weight of the EWC penalty [1.0]")] = None,
     stream: Annotated[
         Path | None, Opt(help="Domain shift over time: one task's rows with a time column")
@@ -75,5 +78,5 @@ def continual(
         return
     from tunewise.continual.sequence import run_sequence
 
-    run_sequence(tasks, strategies, seeds, out, replay, ewc_lambda, echo)
+    run_sequence(tasks, strategies, seeds, out, replay, ewc_lambda, echo, replay_mix)
     print((out / "summary.md").read_text())

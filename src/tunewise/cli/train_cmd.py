@@ -153,6 +153,10 @@ def train(
         str | None,
         Opt(help="--strategy replay: memory size, rows (200) or share of earlier rows (2%) [20%]"),
     ] = None,
+    replay_mix: Annotated[
+        float | None,
+        Opt(help="--strategy replay: share of each epoch's rows from the memory, repeated [0.5]"),
+    ] = None,
     ewc_lambda: Annotated[
         float | None, Opt(help="--strategy ewc: weight of the EWC penalty [1.0]")
     ] = None,
@@ -210,10 +214,14 @@ def train(
         "track.backends": [t.strip() for t in track.split(",") if t.strip()] if track else None,
         "out": out,
     }
-    if continue_from is None and (strategy or replay or ewc_lambda is not None):
+    if continue_from is None and (
+        strategy or replay or ewc_lambda is not None or replay_mix is not None
+    ):
         from tunewise.errors import UserError
 
-        raise UserError("--strategy, --replay and --ewc-lambda need --continue-from RUN")
+        raise UserError(
+            "--strategy, --replay, --replay-mix and --ewc-lambda need --continue-from RUN"
+        )
     if resume is not None:
         from tunewise.cli.paths import refuse_resume_flags
 
@@ -238,7 +246,14 @@ def train(
         from tunewise.continual import continue_train
 
         result = continue_train(
-            cfg, continue_from, strategy or "naive", replay, ewc_lambda, overwrite, _echo
+            cfg,
+            continue_from,
+            strategy or "naive",
+            replay,
+            ewc_lambda,
+            overwrite,
+            _echo,
+            replay_mix,
         )
         if result.main:
             print_run(result)

@@ -22,7 +22,15 @@ from tunewise.continual.lineage import (
     require_parent,
     stage_record,
 )
-from tunewise.continual.memory import balanced_sample, budget, load_memory, parse_size, save_memory
+from tunewise.continual.memory import (
+    balanced_sample,
+    budget,
+    check_mix,
+    load_memory,
+    mixed,
+    parse_size,
+    save_memory,
+)
 from tunewise.errors import UserError
 from tunewise.rundir import read_meta, write_json
 
@@ -39,13 +47,20 @@ def check_strategy(strategy: str) -> str:
 class Continuation:
     """The runner's hooks for one continued stage (see ``tunewise.run.runner.train``)."""
 
-    def __init__(self, parent, strategy="naive", replay=None, ewc_lambda=None, echo=None):
+    def __init__(
+        self, parent, strategy="naive", replay=None, ewc_lambda=None, echo=None, replay_mix=None
+    ):
         self.parent = Path(parent).resolve()
         require_parent(self.parent)
         self.strategy = check_strategy(strategy)
         self.replay_spec = str(replay) if replay is not None else None
         if self.replay_spec is not None and strategy != "replay":
             raise UserError(f"--replay is the size of the replay memory; --strategy is {strategy}")
+        if replay_mix is not None and strategy != "replay":
+            raise UserError(
+                f"--replay-mix is the replay memory's share of the rows; --strategy is {strategy}"
+            )
+        self.replay_mix = check_mix(replay_mix)
         parse_size(self.replay_spec)  # a bad size is refused before any work
         self.ewc_lambda = float(ewc.DEFAULT_LAMBDA if ewc_lambda is None else ewc_lambda)
         if ewc_lambda is not None and strategy != "ewc":
@@ -71,6 +86,7 @@ class Continuation:
                 f"{strategy} continues a full fine-tune (use --strategy lora-per-task)"
             )
         self.run = None
+        self.added: list[int] = []
         self.own: dict = {}
         self.fisher = self.anchor = None
 
@@ -80,6 +96,7 @@ class Continuation:
             "parent": str(self.parent),
             "strategy": self.strategy,
             "replay": self.replay_spec,
+            "replay_mix": self.replay_mix if self.strategy == "replay" else None,
             "ewc_lambda": self.ewc_lambda,
         }
 
@@ -170,9 +187,12 @@ class Continuation:
             pool = self._earlier_pool()
             n = budget(self.replay_spec, self._earlier_rows(pool))
             self.own["replayed"] = balanced_sample(pool, n, seed)
-            data.train = list(data.train) + self.own["replayed"]
+            repeated, times = mixed(data.train, self.own["replayed"], self.replay_mix)
+            data.train = list(data.train) + repeated
             record["replayed_rows"] = len(self.own["replayed"])
             record["replay"] = self.replay_spec or "20%"
+            record["replay_mix"] = self.replay_mix
+            record["replay_times"] = times
         elif self.strategy == "joint":
             earlier = [r for e in self.lineage for r in self._train_rows(e)]
             data.train = list(data.train) + earlier
@@ -183,7 +203,7 @@ class Continuation:
             + ", ".join(
                 f"{k} {v}"
                 for k, v in record.items()
-                if k in ("labels_added", "replayed_rows", "earlier_rows")
+                if k in ("labels_added", "replayed_rows", "replay_times", "earlier_rows")
             )
         )
 
@@ -205,11 +225,28 @@ class Continuation:
         if self.strategy == "ewc":
             self._fisher(model, task, tokenizer, cfg)
         added = extend_head(model, self.parent_labels, task.labels)
+        self.added = added
         if added:
             self.echo(
-                f"head: {len(self.parent_labels)} rows kept, {len(added)} added (mean of the old rows)"
+                f"head: {len(self.parent_labels)} rows kept, {len(added)} added (mean of the old rows, plus noise)"
             )
         return model
+
+    def before_training(self, model, task, train, pad_id) -> dict:
+        """The added head rows' biases set to the new classes' share of the training rows
+        (``head.match_prior``); recorded in the run's metrics (``continual.head``)."""
+        from tunewise.continual.head import match_prior
+
+        if not getattr(self, "added", None):
+            return {}
+        done = match_prior(model, task, train, self.added, pad_id)
+        if done:
+            self.echo(
+                f"head: new rows' bias offset {done['bias_offset']:+.2f} (new classes' "
+                f"probability on the training rows {done['new_mass_before']:.3f} -> "
+                f"{done['new_share_in_train']:.3f}, their share of the rows)"
+            )
+        return {"continual_head": done} if done else {}
 
     def extra_loss(self, model):
         if self.strategy != "ewc" or self.fisher is None:
@@ -269,6 +306,9 @@ class Continuation:
             },
             "strategy": self.strategy,
             "parent": str(self.parent),
+            **(
+                {"head": f.extras["continual_head"]} if "continual_head" in (f.extras or {}) else {}
+            ),
             "tests": [
                 {k: c[k] for k in ("task", "n", "accuracy", "accuracy_task_given")}
                 for c in record["row"]
@@ -350,12 +390,19 @@ class Continuation:
 
 
 def continue_train(
-    cfg, parent, strategy="naive", replay=None, ewc_lambda=None, overwrite=False, echo=None
+    cfg,
+    parent,
+    strategy="naive",
+    replay=None,
+    ewc_lambda=None,
+    overwrite=False,
+    echo=None,
+    replay_mix=None,
 ):
     """Train ``cfg`` (the new data) continuing the finished run ``parent`` with ``strategy``."""
     from tunewise.run.runner import train
 
-    c = Continuation(parent, strategy, replay, ewc_lambda, echo)
+    c = Continuation(parent, strategy, replay, ewc_lambda, echo, replay_mix)
     c.configure(cfg)
     return train(cfg, overwrite=overwrite, echo=echo, continuation=c)
 
@@ -375,5 +422,6 @@ def resume_continued(run_path, echo=None):
         s.get("replay"),
         s.get("ewc_lambda") if s["strategy"] == "ewc" else None,
         echo,
+        s.get("replay_mix") if s["strategy"] == "replay" else None,
     )
     return train(None, resume=run_path, echo=echo, continuation=c)

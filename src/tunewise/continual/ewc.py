@@ -72,14 +72,20 @@ def save_fisher(path: Path, fisher: dict) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    save_file({k: v.contiguous().half() for k, v in fisher.items()}, str(tmp))
+    # bf16, not fp16: the Fisher scaled to mean 1 has entries far above fp16's 65,504 (inf
+    # there, and inf * 0 = nan in the next stage's penalty: every loss nan from step 1)
+    save_file({k: v.contiguous().to(torch.bfloat16) for k, v in fisher.items()}, str(tmp))
     tmp.replace(path)
 
 
 def load_fisher(path: Path) -> dict:
     from safetensors.torch import load_file
 
-    return {k: v.float() for k, v in load_file(str(path)).items()}
+    # a Fisher saved in fp16 by an earlier version may hold inf: the largest finite value
+    return {
+        k: torch.nan_to_num(v.float(), nan=0.0, posinf=65504.0)
+        for k, v in load_file(str(path)).items()
+    }
 
 
 def penalty(model, fisher: dict, anchor: dict, lam: float):

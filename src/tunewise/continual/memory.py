@@ -12,6 +12,29 @@ from tunewise.errors import UserError
 from tunewise.rundir import atomic_write
 
 DEFAULT_REPLAY = "20%"
+# the share of each epoch's training rows that come from the memory (its rows repeated): a
+# memory appended once is a few percent of the rows and the new task's classes take over every
+# input (AG News after Yelp, a 2% memory of 18 rows appended: AG News accuracy 0.000 with the
+# task not given); experience replay mixes memory into every step (Chaudhry et al. 2019, "On
+# tiny episodic memories": even one row per class kept, replayed in each batch, helps)
+DEFAULT_MIX = 0.5  # as in ER: a memory batch beside each new batch
+
+
+def check_mix(mix) -> float:
+    m = DEFAULT_MIX if mix is None else float(mix)
+    if not 0 <= m < 1:
+        raise UserError(f"--replay-mix {mix}: a share of the training rows, from 0 up to (not) 1")
+    return m
+
+
+def mixed(own: list, memory: list, mix: float) -> tuple[list, int]:
+    """The memory repeated a whole number of times (at least once) so that it makes up about
+    ``mix`` of the rows beside ``own``; returns (the repeated memory, times)."""
+    if not memory:
+        return [], 0
+    want = mix / (1 - mix) * len(own) if mix > 0 else 0
+    times = max(1, round(want / len(memory)))
+    return list(memory) * times, times
 
 
 def parse_size(spec: str | int | None) -> tuple[str, float]:

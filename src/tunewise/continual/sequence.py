@@ -94,7 +94,7 @@ def _done(path: Path, continued: bool) -> bool:
 
 
 def run_sequence(
-    tasks_file, strategies, seeds, out, replay=None, ewc_lambda=None, echo=None
+    tasks_file, strategies, seeds, out, replay=None, ewc_lambda=None, echo=None, replay_mix=None
 ) -> dict:
     """Train the sequence for every strategy and seed (skipping what completed); return and
     write the summary."""
@@ -150,6 +150,7 @@ def run_sequence(
                         replay if strategy == "replay" else None,
                         ewc_lambda if strategy == "ewc" else None,
                         overwrite=True,
+                        replay_mix=replay_mix if strategy == "replay" else None,
                     )
 
                 step(f"seed {seed}: {strategy} stage {k}/{later} {task['name']}", path, True, fit)

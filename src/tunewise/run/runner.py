@@ -456,6 +456,8 @@ def run_one(
         extras = read_json(before_file)
     else:
         extras = task.before_training(model, enc, data, cfg, accelerator, pad_id, tokenizer, echo)
+        if continuation is not None and hasattr(continuation, "before_training"):
+            extras = {**extras, **continuation.before_training(model, task, enc["train"], pad_id)}
         if main and extras:
             write_json(before_file, extras)
     train_data = task.prepare_train(enc["train"], cfg)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from tunewise.config import TrainConfig
+from tunewise.errors import UserError
 from tunewise.training.batching import eval_batches, padding_stats, plan_batches, shard
 from tunewise.training.checkpoint import (
     latest_checkpoint,
@@ -445,12 +446,21 @@ def fit(
                             torch.stack([running, torch.tensor(running_n).to(running)]), "sum"
                         )
                         running, running_n = t[0], int(t[1])
+                    shown = float(running) / running_n
+                    if not math.isfinite(shown):
+                        # read here only, where the value is logged anyway (no extra sync)
+                        raise UserError(
+                            f"training diverged: the mean loss of steps {state.step - 9}-"
+                            f"{state.step} is {shown} (learning rate {cfg.lr}); the run is "
+                            "marked failed and no model is saved: lower train.lr, or check "
+                            "the extra loss terms (e.g. --ewc-lambda)"
+                        )
                     log(
                         {
                             "type": "train",
                             "step": state.step,
                             "epoch": state.epoch + 1,
-                            "loss": float(running) / running_n,
+                            "loss": shown,
                             "lr": scheduler.get_last_lr()[0],
                             "examples_per_s": eps,
                         }
