@@ -6,6 +6,10 @@ class), so each task's train and test rows are a seeded, stratified sample, neve
 
     .venv/bin/python benchmarks/bench_continual.py --seeds 3 --out benchmarks/out/continual
 
+Seeds can run as separate processes over the same ``--out`` (``--seeds 43,`` and ``--seeds 44,``
+with ``OMP_NUM_THREADS=1`` each: two 1-thread processes keep 2 cores busier than one); a last
+``--seeds 3`` run then skips every finished stage and writes the summary over all seeds.
+
 Prints the summary table (task not given and task given) and the issue's targets:
 replay with at most 2% of the earlier rows recovers >= 70% of the naive -> joint gap in average
 accuracy; lora-per-task loses <= 1 point on any earlier task with the task given.
@@ -60,10 +64,13 @@ def write_tasks(
     for t in tasks:
         for split, n in (("train", train_rows), ("test", test_rows)):
             rs = stratified([r for r in rows if r["task"] == t and r["split"] == split], n, 13)
-            with open(data / f"{t}_{split}.csv", "w", newline="") as f:
+            # atomic: seeds may run as separate processes over one --out (the same content)
+            tmp = data / f".{t}_{split}.{os.getpid()}.csv"
+            with open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["text", "label"])
                 w.writerows((r["text"], r["label"]) for r in rs)
+            os.replace(tmp, data / f"{t}_{split}.csv")
         spec.append({"name": t, "train": f"data/{t}_train.csv", "test": f"data/{t}_test.csv"})
     import yaml
 
@@ -76,7 +83,9 @@ def write_tasks(
         "task": {"label_issues": False},
     }
     p = out / "tasks.yaml"
-    p.write_text(yaml.safe_dump({"model": model, "config": cfg, "tasks": spec}, sort_keys=False))
+    tmp = out / f".tasks.{os.getpid()}.yaml"
+    tmp.write_text(yaml.safe_dump({"model": model, "config": cfg, "tasks": spec}, sort_keys=False))
+    os.replace(tmp, p)
     return p
 
 

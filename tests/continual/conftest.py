@@ -88,14 +88,19 @@ def continued(tiny_model_dir, two_tasks, root_run, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def third(tiny_model_dir, two_tasks, continued, tmp_path_factory):
-    """Stage 3 (task C): replay after replay (the parent's memory is replayed), and
-    lora-per-task after a naive stage (the naive model answers for both earlier tasks)."""
+    """Stage 3 (task C): replay after replay (the parent's memory is replayed),
+    lora-per-task after a naive stage (the naive model answers for both earlier tasks), and
+    lora-per-task after lora-per-task (a routed parent)."""
     from tunewise.config import build_config
     from tunewise.continual import continue_train
 
     base = tmp_path_factory.mktemp("cl-third")
     runs = {}
-    for s, parent in (("replay", continued["replay"]), ("lora-per-task", continued["naive"])):
-        cfg = build_config(stage_config(tiny_model_dir, two_tasks["c"], base / s))
-        runs[s] = continue_train(cfg, parent, s, replay="25%" if s == "replay" else None).path
+    for key, s, parent in (
+        ("replay", "replay", continued["replay"]),
+        ("lora-per-task", "lora-per-task", continued["naive"]),
+        ("lora-after-lora", "lora-per-task", continued["lora-per-task"]),
+    ):
+        cfg = build_config(stage_config(tiny_model_dir, two_tasks["c"], base / key))
+        runs[key] = continue_train(cfg, parent, s, replay="25%" if s == "replay" else None).path
     return runs

@@ -38,3 +38,16 @@ def test_lora_per_task_after_naive(third, continued):
     # task given, earlier tasks are answered by the untouched naive model: identical cells
     naive_row = json.loads((continued["naive"] / "continual" / "stage.json").read_text())["row"]
     assert stage["row"][1]["correct_task_given"] == naive_row[1]["correct_task_given"]
+
+
+def test_lora_per_task_after_lora_per_task(third, continued):
+    """A routed parent: its experts stay, the new task's adapter is added, and the parent is
+    scored on the new test set before this stage (it knows none of C's labels: 0)."""
+    stage = json.loads((third["lora-after-lora"] / "continual" / "stage.json").read_text())
+    parent = json.loads((continued["lora-per-task"] / "continual" / "stage.json").read_text())
+    assert [e["run"] for e in stage["experts"][:2]] == [e["run"] for e in parent["experts"]]
+    assert len(stage["experts"]) == 3 and len(stage["row"]) == 3
+    assert stage["before"]["task"] == "c" and stage["before"]["accuracy"] == 0.0
+    # task given, the earlier tasks' answers are the parent's, cell for cell
+    for j in (0, 1):
+        assert stage["row"][j]["correct_task_given"] == parent["row"][j]["correct_task_given"]

@@ -85,6 +85,17 @@ class RoutedPredictor:
             [Example(t, None, pairs[i] if pairs else None) for i, t in enumerate(texts)]
         )
 
+    def logits(self, examples: list) -> np.ndarray:
+        """Log-probabilities over ``self.labels``, each row from the adapter its route picks
+        (its task's labels; -30 for every other label): what a scorer of logits reads."""
+        got = self._answer(examples) if examples else []
+        col = {label: j for j, label in enumerate(self.labels)}
+        logp = np.full((len(examples), len(self.labels)), -30.0, dtype=np.float32)
+        for i, r in enumerate(got):
+            for label, p in r["scores"].items():
+                logp[i, col[label]] = np.log(max(p, 1e-12))
+        return logp
+
     def read_inputs(self, path: Path, require_label: bool = False) -> list:
         return self.experts[-1].read_inputs(path, require_label)
 
@@ -108,11 +119,7 @@ class RoutedPredictor:
         exs = self.read_inputs(path, require_label=True)
         check_labels(exs, self.labels, path)
         got = self._answer(exs)
-        col = {label: j for j, label in enumerate(self.labels)}
-        logp = np.full((len(exs), len(self.labels)), -30.0, dtype=np.float32)
-        for i, r in enumerate(got):
-            for label, p in r["scores"].items():
-                logp[i, col[label]] = np.log(max(p, 1e-12))
+        logp = self.logits(exs)
         task = type(self.task)(self.labels)
         y = task.encode_labels(exs)
         metrics = task.metrics(logp, y, 0.5)
