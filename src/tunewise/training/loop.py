@@ -450,7 +450,7 @@ def fit(
                     if not math.isfinite(shown):
                         # read here only, where the value is logged anyway (no extra sync)
                         raise UserError(
-                            f"training diverged: the mean loss of steps {state.step - 9}-"
+                            f"training diverged: the mean loss of steps {(state.step - 1) // 10 * 10 + 1}-"
                             f"{state.step} is {shown} (learning rate {cfg.lr}); the run is "
                             "marked failed and no model is saved: lower train.lr, or check "
                             "the extra loss terms (e.g. --ewc-lambda)"
