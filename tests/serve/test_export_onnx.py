@@ -150,7 +150,10 @@ def test_int8_with_no_recipe_keeping_quality_fails_loudly(tiny_run, tmp_path, mo
 
 
 def test_failed_parity_is_loud_and_serve_refuses_it(tiny_run, tmp_path, monkeypatch):
-    monkeypatch.setitem(onnx_export.LIMITS, "fp32", {"agreement": 1.0, "max_logit_diff": 0.0})
+    # an exported graph whose logits are off by 0.01 (ten times the fp32 limit); the
+    # failure must not depend on whether this CPU's kernels match torch bit for bit
+    real = OnnxPredictor.logits
+    monkeypatch.setattr(OnnxPredictor, "logits", lambda self, ex: real(self, ex) + 0.01)
     with pytest.raises(onnx_export.ParityError, match="PARITY FAILED: largest logit"):
         onnx_export.export_onnx(
             tiny_run, tmp_path / "bad", probe=[Example("good film a b", None, None)] * 3
