@@ -71,11 +71,14 @@ def test_continuing_with_each_slice_beats_training_once(tiny_model_dir, tmp_path
             "month",
             "--config",
             str(cfg),
+            "--seeds",
+            "7,",
             "--out",
             str(out),
         ]
     )
     rec = json.loads((out / "drift.json").read_text())
+    assert rec["seed"] == 7
     assert [r["slice"] for r in rec["slices"]] == ["2015-01", "2015-02", "2015-03"]
     assert all(r["test_rows"] == 40 for r in rec["slices"])
     first = rec["slices"][0]
@@ -84,5 +87,11 @@ def test_continuing_with_each_slice_beats_training_once(tiny_model_dir, tmp_path
         assert r["continued_after"] > r["once"] + 0.2, r
     assert "| 2015-02 |" in capsys.readouterr().out
     # resume: nothing to retrain
-    main(["continual", "--stream", str(stream), "--config", str(cfg), "--out", str(out)])
+    again = ["continual", "--stream", str(stream), "--config", str(cfg), "--out", str(out)]
+    main([*again, "--seeds", "7,"])
     assert capsys.readouterr().err.count("done, skipped") == 2
+    # one seed per --out: several are refused in one line, before anything trains
+    with pytest.raises(SystemExit) as e:
+        main([*again, "--seeds", "2"])
+    assert e.value.code == 2
+    assert "--stream trains one seed per --out" in capsys.readouterr().err

@@ -59,8 +59,15 @@ def continual(
         )
     if stream is not None:
         from tunewise.config import load_yaml
+        from tunewise.continual.sequence import parse_seeds
         from tunewise.continual.timeslices import drift_markdown, run_time_slices
 
+        chosen = parse_seeds(seeds)
+        if len(chosen) != 1:
+            raise UserError(
+                f"--stream trains one seed per --out; --seeds {seeds!r} gives {len(chosen)} "
+                "(run once per seed, each into its own --out)"
+            )
         rec = run_time_slices(
             stream,
             out,
@@ -71,6 +78,7 @@ def continual(
             strategy=strategy,
             min_rows=min_rows,
             max_rows=max_rows,
+            seed=chosen[0],
             config=load_yaml(config) if config else None,
             echo=echo,
         )
