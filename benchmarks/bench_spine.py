@@ -34,6 +34,8 @@ TW_SETTINGS = {
     "tunewise_frozen_emb": {"freeze_embeddings": True},
     "tunewise_budget": {"token_budget": 1024},
     "tunewise_compile": {"compile": True},
+    "tunewise_nodrop": {"dropout": 0.0},
+    "tunewise_frozen_nodrop": {"freeze_embeddings": True, "dropout": 0.0},
 }
 VARIANTS = [*TW_SETTINGS, "trainer", "trainer_gbl", "trainer_gbl_bf16", "pad512", "tfidf"]
 DEFAULT = ["tunewise", "trainer", "trainer_gbl", "trainer_gbl_bf16", "pad512", "tfidf"]

@@ -181,6 +181,12 @@ class TrainConfig(_Section):
     a step here, its accuracy cost over 3 seeds in benchmarks/RESULTS.md). Changes the
     numbers, and a model whose embeddings carry little (a randomly initialised one) learns
     far less with them frozen; opt-in."""
+    dropout: float | None = Field(None, ge=0, lt=1)
+    """Probability of every dropout layer of the pretrained model and its head (hidden and
+    attention); null = the model's own (0.1 for the BERT family). 0 draws no random masks at
+    all (about a fifth of a bf16 step on a CPU, measured in benchmarks/RESULTS.md) and lets
+    attention take SDPA's fused kernel in training. Changes the numbers; opt-in. A PEFT
+    method's own dropout (``method.dropout``) is kept; the saved config keeps the model's."""
     compile: bool = False
     """torch.compile the model's forward for training (in place: saved weights unchanged).
     Pays only on long runs (the first steps compile); opt-in."""

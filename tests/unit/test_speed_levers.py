@@ -83,3 +83,38 @@ def test_compile_trains_the_same_model_as_eager(tiny_model_dir, data, tmp_path):
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-4), k
     assert "compile" in (comp.path / "config.yaml").read_text()
+
+
+def test_set_dropout_draws_no_masks_and_leaves_the_saved_config_alone():
+    from tests.unit.test_exact_levers import _tiny_bert
+    from tunewise.run.fit import set_dropout
+
+    model = _tiny_bert("eager")
+    ids = torch.randint(5, 120, (4, 10), generator=torch.Generator().manual_seed(0))
+    model.train()
+    a, b = (model(input_ids=ids).logits for _ in range(2))
+    assert not torch.allclose(a, b)  # dropout on: two training passes differ
+    n = set_dropout(model, 0.0)
+    assert n == sum(isinstance(m, torch.nn.Dropout) for m in model.modules()) and n > 0
+    a, b = (model(input_ids=ids).logits for _ in range(2))
+    model.eval()
+    assert torch.equal(a, b) and torch.allclose(a, model(input_ids=ids).logits, atol=1e-6)
+    assert model.config.hidden_dropout_prob == 0.1  # the modules only
+
+
+def test_a_run_with_dropout_zero_trains_another_model_and_saves_the_models_config(
+    tiny_model_dir, data, tmp_path
+):
+    runs = {
+        p: tunewise.train(
+            tiny_config(tiny_model_dir, data, tmp_path / str(p), max_steps=6, dropout=p)
+        )
+        for p in (None, 0.0)
+    }
+    a, b = (load_file(str(r.path / "model" / "model.safetensors")) for r in runs.values())
+    assert any(not torch.allclose(a[k], b[k]) for k in a)  # the masks were gone
+    saved = json.loads((runs[0.0].path / "model" / "config.json").read_text())
+    base = json.loads((tiny_model_dir / "config.json").read_text())
+    assert saved["hidden_dropout_prob"] == base["hidden_dropout_prob"]
+    with pytest.raises(tunewise.UserError, match="train.dropout"):
+        tunewise.train(tiny_config(tiny_model_dir, data, tmp_path / "bad", dropout=1.0))

@@ -91,6 +91,9 @@ def fit_best(
 
     main = accelerator.is_main_process
     total_steps, _ = planned_steps(train_data, cfg.train, accelerator.num_processes)
+    if cfg.train.dropout is not None:  # before the method: its own dropout layers are its own
+        n = set_dropout(model, cfg.train.dropout)
+        echo(f"dropout {cfg.train.dropout:g} in {n} layers (train.dropout)")
     model = methods.apply_method(model, cfg.method, task, total_steps=total_steps)
     hooks = methods.method_hooks(model, cfg.method)
     if cfg.train.first_position_only and task.reads_first_position:
@@ -184,6 +187,19 @@ def fit_best(
         load_weights(raw, str(run.model / "model.safetensors"))
     fitted = {"method": method_info, "saved": saved_outputs.get("probe"), "probe": probe}
     return model, raw, state, metric, pad_id, fitted
+
+
+def set_dropout(model, p: float) -> int:
+    """Set every ``nn.Dropout`` of ``model`` to probability ``p`` (the modules only: the saved
+    config keeps the model's values); returns how many were set."""
+    import torch
+
+    n = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = float(p)
+            n += 1
+    return n
 
 
 def _with_extra_loss(hooks, term):
