@@ -40,6 +40,7 @@ def main() -> None:
     )
     p.add_argument("--attn", choices=["sdpa", "eager"], default=None, help="attention kernel")
     p.add_argument("--freeze-embeddings", action="store_true", help="train.freeze_embeddings")
+    p.add_argument("--dropout", type=float, default=None, help="train.dropout (every layer)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -70,6 +71,10 @@ def main() -> None:
         model.set_attn_implementation(args.attn)
     if args.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if args.dropout is not None:
+        from tunewise.run.fit import set_dropout
+
+        set_dropout(model, args.dropout)
     cfg = TrainConfig(lr=5e-5, batch_size=args.batch)
     opt = build_optimizer(model, cfg)
     plan = plan_batches(enc.lengths, args.batch, 42, 0, True)
