@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/drift"))
     a = ap.parse_args()
+    from tunewise.continual.sequence import mean_sd
     from tunewise.continual.timeslices import run_time_slices
 
     stream = write_stream(a.out)
@@ -119,11 +120,8 @@ def main() -> None:
     names = [r["slice"] for r in per_seed[seeds[0]]["slices"]]
 
     def agg(values):
-        values = [v for v in values if v is not None]
-        if not values:
-            return None
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return {"mean": statistics.fmean(values), "sd": sd, "n": len(values)}
+        values = [v for v in values if v is not None]  # no "before" on the first slice
+        return mean_sd(values) if values else None
 
     table = []
     for k, name in enumerate(names):

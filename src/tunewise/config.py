@@ -184,8 +184,9 @@ class TrainConfig(_Section):
     dropout: float | None = Field(None, ge=0, lt=1)
     """Probability of every dropout layer of the pretrained model and its head (hidden and
     attention); null = the model's own (0.1 for the BERT family). 0 draws no random masks at
-    all (about a fifth of a bf16 step on a CPU, measured in benchmarks/RESULTS.md) and lets
-    attention take SDPA's fused kernel in training. Changes the numbers; opt-in. A PEFT
+    all (about a fifth of a bf16 step on a CPU, measured in benchmarks/RESULTS.md;
+    ``attention: auto`` times both kernels without it, and eager stayed faster there).
+    Changes the numbers; opt-in. A PEFT
     method's own dropout (``method.dropout``) is kept; the saved config keeps the model's."""
     compile: bool = False
     """torch.compile the model's forward for training (in place: saved weights unchanged).

@@ -163,7 +163,8 @@ def run_sequence(
     return summary
 
 
-def _mean_sd(values: list[float]) -> dict:
+def mean_sd(values: list[float]) -> dict:
+    """Mean, sample sd (0 for one value) and the values themselves."""
     return {
         "mean": statistics.fmean(values),
         "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -185,24 +186,24 @@ def summarise(finals: dict) -> dict:
         rec: dict = {"runs": by_seed, "tests": first["tests"]}
         for key in ("average_accuracy", "bwt", "forgetting", "fwt"):
             if key in first:
-                rec[key] = _mean_sd([f[key]["value"] for f in per.values()])
-                rec[key + "_task_given"] = _mean_sd(
+                rec[key] = mean_sd([f[key]["value"] for f in per.values()])
+                rec[key + "_task_given"] = mean_sd(
                     [f["task_given"][key]["value"] for f in per.values()]
                 )
         rec["final"] = {
-            t: _mean_sd([f["matrix"][-1][j] for f in per.values()])
+            t: mean_sd([f["matrix"][-1][j] for f in per.values()])
             for j, t in enumerate(first["tests"])
         }
         rec["final_task_given"] = {
-            t: _mean_sd([f["matrix_task_given"][-1][j] for f in per.values()])
+            t: mean_sd([f["matrix_task_given"][-1][j] for f in per.values()])
             for j, t in enumerate(first["tests"])
         }
         rec["diagonal_task_given"] = {
-            t: _mean_sd([f["matrix_task_given"][j][j] for f in per.values()])
+            t: mean_sd([f["matrix_task_given"][j][j] for f in per.values()])
             for j, t in enumerate(first["tests"])
         }
         if "router" in first:
-            rec["router_accuracy"] = _mean_sd([f["router"]["accuracy"] for f in per.values()])
+            rec["router_accuracy"] = mean_sd([f["router"]["accuracy"] for f in per.values()])
         out[strategy] = rec
     return out
 
