@@ -211,6 +211,65 @@ def _summarize(records: list[dict]) -> dict:
     return out
 
 
+# point 7's candidate recipes (config overrides on top of the defaults), no abstention
+RECIPES = {
+    "defaults": {},
+    "meanpool": {"method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}}},
+    "cosine3k": {"method": {"name": "setfit", "setfit": {"pairs": 3000, "head": "end_to_end"}}},
+    "mnrl_logistic": {
+        "method": {
+            "name": "setfit",
+            "setfit": {"loss": "mnrl", "pairs": 6000, "body_batch_size": 32},
+        }
+    },
+    "mnrl": {
+        "method": {
+            "name": "setfit",
+            "setfit": {"loss": "mnrl", "pairs": 6000, "body_batch_size": 32, "head": "end_to_end"},
+        }
+    },
+}
+
+
+def recipes(a, out: Path) -> dict:
+    """In-scope test accuracy of each recipe in ``--recipes`` (plain runs, seeds 42..)."""
+    import tunewise
+
+    data = intent_data(out)
+    records = []
+    for name in a.recipes.split(","):
+        for seed in range(42, 42 + a.seeds):
+            run = out / "runs" / f"recipe-{name}-{seed}"
+            cfg = {
+                "model": {"name": a.model},
+                "data": {
+                    k: str(data[v])
+                    for k, v in (("train", "train"), ("dev", "dev_in"), ("test", "test_in"))
+                },
+                "task": {"label_issues": False},
+                "train": {"seed": seed},
+                "out": str(run),
+            } | RECIPES[name]
+            t0 = time.time()
+            if not (run / "metrics.json").is_file():
+                tunewise.train(cfg, overwrite=True)
+            m = json.loads((run / "metrics.json").read_text())
+            rec = {
+                "recipe": name,
+                "seed": seed,
+                "seconds": round(time.time() - t0, 1),
+                "in_scope_accuracy": m["test"]["accuracy"],
+                "ci": m["test"].get("ci", {}).get("accuracy"),
+                "dev_accuracy": m.get("dev", {}).get("accuracy"),
+            }
+            records.append(rec)
+            print(json.dumps(rec), flush=True)
+    by = collections.defaultdict(list)
+    for r in records:
+        by[r["recipe"]].append(r["in_scope_accuracy"])
+    return {"records": records, "summary": {k: _ms(v) for k, v in by.items()}}
+
+
 def faq(a, out: Path) -> dict:
     import tunewise
 
@@ -259,7 +318,8 @@ def faq(a, out: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("intents", "faq"), required=True)
+    ap.add_argument("--part", choices=("intents", "faq", "recipes"), required=True)
+    ap.add_argument("--recipes", default="defaults", help="comma list of " + ",".join(RECIPES))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--faq-epochs", type=float, default=1.0)
@@ -267,9 +327,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/assist"))
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    rec = intents(a, a.out) if a.part == "intents" else faq(a, a.out)
+    rec = {"intents": intents, "faq": faq, "recipes": recipes}[a.part](a, a.out)
     (a.out / f"bench_assist_{a.part}.json").write_text(json.dumps(rec, indent=2))
-    if a.part == "intents":
+    if a.part in ("intents", "recipes"):
         print(json.dumps(rec["summary"], indent=2))
 
 

@@ -218,6 +218,10 @@ def run_trainer(
     out = trainer.train()
     seconds = time.perf_counter() - t0
     result = rates(collator.examples, collator.real, collator.total, seconds)
+    # transformers 5 applies group_by_length to the *eval* sampler too (LengthGroupedSampler,
+    # shuffled mega-batches), and predict() returns the logits in that order: scored against
+    # the labels in file order, every earlier trainer_gbl row read ~0.50. Predict in file order.
+    trainer.args.train_sampling_strategy = "random"
     logits = trainer.predict(tokenize_rows(tokenizer, data["test"])).predictions
     acc = float((np.argmax(logits, axis=-1) == np.asarray(data["test"]["labels"])).mean())
     return {

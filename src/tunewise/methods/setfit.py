@@ -44,6 +44,14 @@ class SetFitOptions(Options):
     """Peak learning rate of the contrastive stage (linear warmup over 10%, then decay)."""
     body_batch_size: int = Field(16, ge=1)
     """Pairs per optimizer step in the contrastive stage."""
+    loss: Literal["cosine", "mnrl"] = "cosine"
+    """cosine: setfit's CosineSimilarityLoss on labeled pairs (same class 1, different 0);
+    mnrl: in-batch negatives (sentence-transformers' MultipleNegativesSymmetricRankingLoss,
+    the objective all-MiniLM-L6-v2 was trained with) on (anchor, same-class positive) pairs,
+    each batch drawn from distinct classes so no in-batch negative shares the anchor's class
+    (single-label only; ``pairs`` counts anchor-positive pairs)."""
+    scale: float = Field(20.0, gt=0)
+    """mnrl: scale of the cosine similarities (1 / temperature)."""
     head: Literal["logistic", "end_to_end"] = "logistic"
     """logistic: a logistic regression fitted on the embeddings (setfit's default; the loop
     does not run); end_to_end: that head, then body and head trained together by the one loop
@@ -148,8 +156,43 @@ def make_pairs(labels: np.ndarray, n_pairs: int, rng: np.random.Generator) -> li
     return [out[k] for k in order]
 
 
+def class_batches(labels: np.ndarray, n_pairs: int, width: int, rng) -> list:
+    """Batches of ``(anchor, positive, 1.0)`` for in-batch-negative training: every batch has
+    anchors of distinct classes (up to ``width`` of them), each anchor with another example of
+    its class, so no other row of the batch is a false negative; each class's examples serve
+    as anchors in turn (a fresh shuffle per round). ``n_pairs`` pairs in all."""
+    from tunewise.errors import UserError
+
+    if labels.ndim != 1:
+        raise UserError("method setfit: loss=mnrl is for single-label data; use loss=cosine")
+    by = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels[labels >= 0])}
+    by = {c: ix for c, ix in by.items() if len(ix) >= 2}
+    if len(by) < 2:
+        raise UserError(
+            "method setfit: loss=mnrl needs two classes with at least two examples each "
+            f"({len(by)} such classes)"
+        )
+    classes = np.array(sorted(by))
+    width = min(width, len(classes))
+    queues: dict[int, list] = {c: [] for c in by}
+    out, made = [], 0
+    while n_pairs - made >= 2:
+        batch = []
+        for c in rng.choice(classes, size=min(width, n_pairs - made), replace=False):
+            c = int(c)
+            if not queues[c]:
+                queues[c] = list(rng.permutation(by[c]))
+            i = int(queues[c].pop())
+            others = by[c][by[c] != i]
+            batch.append((i, int(others[int(rng.integers(len(others)))]), 1.0))
+        out.append(batch)
+        made += len(batch)
+    return out
+
+
 def contrastive_stage(model, opts: SetFitOptions, task, train, pad_id: int, train_cfg, echo):
-    """Train ``model.body`` with CosineSimilarityLoss on pairs of ``train`` rows (bf16
+    """Train ``model.body`` on pairs of ``train`` rows (``opts.loss``: CosineSimilarityLoss
+    on labeled pairs, or in-batch negatives over distinct-class batches) (bf16
     autocast as ``train.bf16`` says: auto = where bf16 matmul is fast); returns a record
     (pairs, steps, seconds)."""
     import contextlib
@@ -176,38 +219,66 @@ def contrastive_stage(model, opts: SetFitOptions, task, train, pad_id: int, trai
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    n_pairs = opts.pairs or 2 * opts.iterations * len(train)
-    pairs = make_pairs(np.asarray(train.labels), n_pairs, rng)
-    loss_fn = CosineSimilarityLoss(model=None)
+    labels = np.asarray(train.labels)
+    bs = opts.body_batch_size
+    if opts.loss == "mnrl":
+        from sentence_transformers.sentence_transformer.losses import (
+            MultipleNegativesSymmetricRankingLoss,
+        )
+
+        n_pairs = opts.pairs or opts.iterations * len(train)
+        batches = class_batches(labels, n_pairs, bs, rng)
+        mnrl = MultipleNegativesSymmetricRankingLoss(None, scale=opts.scale)
+
+        def loss_of(sides, chunk):
+            return mnrl.compute_loss_from_embeddings(sides, None)
+
+        def epoch_batches(epoch):  # a fresh draw of distinct-class batches each pass
+            return batches if not epoch else class_batches(labels, n_pairs, bs, rng)
+    else:
+        pairs = make_pairs(labels, opts.pairs or 2 * opts.iterations * len(train), rng)
+        cosine = CosineSimilarityLoss(model=None)
+
+        def loss_of(sides, chunk):
+            target = torch.tensor([c[2] for c in chunk], dtype=torch.float32, device=device)
+            return cosine.compute_loss_from_embeddings(sides, target)
+
+        def epoch_batches(epoch):
+            order = rng.permutation(len(pairs)) if epoch else np.arange(len(pairs))
+            return [[pairs[k] for k in order[b : b + bs]] for b in range(0, len(pairs), bs)]
+
+        batches = epoch_batches(0)
     params = [p for p in model.body.parameters()]
     for p in params:
         p.requires_grad_(True)
-    bs = opts.body_batch_size
-    steps = opts.body_epochs * -(-len(pairs) // bs)
+    steps = opts.body_epochs * len(batches)
     opt = torch.optim.AdamW(params, lr=opts.body_lr, weight_decay=0.01)
     warm = max(1, int(0.1 * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
     )
-    n_pos = sum(1 for p in pairs if p[2] == 1.0)
+    n_all = sum(len(b) for b in batches)
+    n_pos = sum(1 for b in batches for c in b if c[2] == 1.0)
+    kind = (
+        f"{n_all:,} (anchor, same-class positive) pairs, in-batch negatives of other classes"
+        if opts.loss == "mnrl"
+        else f"{n_all:,} sentence pairs ({n_pos:,} same class, {n_all - n_pos:,} different)"
+    )
     echo(
-        f"setfit: {len(pairs):,} sentence pairs ({n_pos:,} same class, {len(pairs) - n_pos:,} "
-        f"different) from {len(train)} examples; {steps} steps of {bs} pairs, lr {opts.body_lr:g}"
+        f"setfit: {kind} from {len(train)} examples; {steps} steps of up to {bs} pairs, "
+        f"lr {opts.body_lr:g}"
     )
     model.train()
     t0, step, losses = time.perf_counter(), 0, []
     for epoch in range(opts.body_epochs):
-        order = rng.permutation(len(pairs)) if epoch else np.arange(len(pairs))
-        for b in range(0, len(pairs), bs):
-            chunk = [pairs[k] for k in order[b : b + bs]]
+        for chunk in batches if not epoch else epoch_batches(epoch):
             sides = []
             for side in (0, 1):
                 batch = task.collate(train, [c[side] for c in chunk], pad_id)
                 batch.pop("labels", None)
                 with autocast:
                     sides.append(model.embed(**{k: v.to(device) for k, v in batch.items()}))
-            target = torch.tensor([c[2] for c in chunk], dtype=torch.float32, device=device)
-            loss = loss_fn.compute_loss_from_embeddings([e.float() for e in sides], target)
+            loss = loss_of([e.float() for e in sides], chunk)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -219,12 +290,13 @@ def contrastive_stage(model, opts: SetFitOptions, task, train, pad_id: int, trai
                 echo(f"setfit body step {step}/{steps}  loss {np.mean(losses[-20:]):.4f}")
     seconds = time.perf_counter() - t0
     return {
-        "pairs": len(pairs),
+        "loss": opts.loss,
+        "pairs": n_all,
         "positive_pairs": n_pos,
         "steps": step,
         "seconds": round(seconds, 2),
         "final_loss": round(float(np.mean(losses[-10:])), 5),
-        "examples": 2 * len(pairs) * opts.body_epochs,
+        "examples": 2 * n_all * opts.body_epochs,
         "bf16": bf16,
     }
 
