@@ -119,7 +119,7 @@ def intents(a, out: Path) -> dict:
 
     data = intent_data(out)
     records = []
-    for seed in range(42, 42 + a.seeds):
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
         for variant in ("plain", "abstain", "abstain+oos"):
             run = out / "runs" / f"{variant}-{seed}"
             cfg = {
@@ -216,6 +216,13 @@ RECIPES = {
     "defaults": {},
     "meanpool": {"method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}}},
     "cosine3k": {"method": {"name": "setfit", "setfit": {"pairs": 3000, "head": "end_to_end"}}},
+    "cosine12k": {"method": {"name": "setfit", "setfit": {"pairs": 12000, "head": "end_to_end"}}},
+    "cosine3k_lr5e5": {
+        "method": {
+            "name": "setfit",
+            "setfit": {"pairs": 3000, "body_lr": 5e-5, "head": "end_to_end"},
+        }
+    },
     "mnrl_logistic": {
         "method": {
             "name": "setfit",
@@ -238,7 +245,7 @@ def recipes(a, out: Path) -> dict:
     data = intent_data(out)
     records = []
     for name in a.recipes.split(","):
-        for seed in range(42, 42 + a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             run = out / "runs" / f"recipe-{name}-{seed}"
             cfg = {
                 "model": {"name": a.model},
@@ -321,6 +328,7 @@ def main() -> None:
     ap.add_argument("--part", choices=("intents", "faq", "recipes"), required=True)
     ap.add_argument("--recipes", default="defaults", help="comma list of " + ",".join(RECIPES))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=42, help="seeds first..first+seeds-1")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--faq-epochs", type=float, default=1.0)
     ap.add_argument("--faq-rerank", action="store_true", help="also fine-tune the reranker")
