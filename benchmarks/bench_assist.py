@@ -171,7 +171,7 @@ def intents(a, out: Path) -> dict:
                     }
                     chosen = np.r_[sc_in["scores"][abst["score"]], sc_out["scores"][abst["score"]]]
                     per[name]["oos_recall_at_threshold"] = float(
-                        (chosen[len(ins) :] > abst["threshold"]).mean()
+                        ab.abstains(chosen[len(ins) :], abst["threshold"]).mean()
                     )
                 rec["auroc_by_score"] = per
             records.append(rec)
@@ -223,6 +223,29 @@ RECIPES = {
             "setfit": {"pairs": 3000, "body_lr": 5e-5, "head": "end_to_end"},
         }
     },
+    "cosine3k_c10": {
+        "method": {
+            "name": "setfit",
+            "setfit": {"pairs": 3000, "head_c": 10.0, "head": "end_to_end"},
+        }
+    },
+    # the head's rate: logits of a unit-norm embedding grow only as fast as the head's weights
+    "meanpool_hlr1e3": {
+        "method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}},
+        "train": {"head_lr": 1e-3},
+    },
+    "meanpool_bs8": {
+        "method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}},
+        "train": {"batch_size": 8},
+    },
+    "meanpool_e10_lr3e5": {
+        "method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}},
+        "train": {"epochs": 10, "lr": 3e-5},
+    },
+    "cosine3k_hlr1e3": {
+        "method": {"name": "setfit", "setfit": {"pairs": 3000, "head": "end_to_end"}},
+        "train": {"head_lr": 1e-3},
+    },
     "mnrl_logistic": {
         "method": {
             "name": "setfit",
@@ -254,9 +277,9 @@ def recipes(a, out: Path) -> dict:
                     for k, v in (("train", "train"), ("dev", "dev_in"), ("test", "test_in"))
                 },
                 "task": {"label_issues": False},
-                "train": {"seed": seed},
                 "out": str(run),
-            } | RECIPES[name]
+            } | {k: v for k, v in RECIPES[name].items() if k != "train"}
+            cfg["train"] = {"seed": seed} | RECIPES[name].get("train", {})
             t0 = time.time()
             if not (run / "metrics.json").is_file():
                 tunewise.train(cfg, overwrite=True)

@@ -43,6 +43,25 @@ def test_threshold_keeps_the_target_share_of_in_scope_rows():
         ab.threshold_for(ins, np.zeros(400, bool), ("oos_recall", 0.9))
 
 
+def test_a_prediction_of_the_oos_class_abstains_whatever_the_threshold():
+    # 10% of dev's in-scope rows predicted as the explicit oos class: more than the 5% that
+    # in_scope_recall=0.95 may drop, so no finite threshold meets it; it must not become
+    # "abstain on nothing" (seen on banking77_oos trained with oos rows: threshold 1e9)
+    ins = np.r_[np.linspace(0.0, 0.5, 90), np.full(10, ab.PREDICTED_OOS)]
+    oos = np.r_[np.full(30, ab.PREDICTED_OOS), np.linspace(0.3, 0.9, 20)]
+    scores, is_oos = np.r_[ins, oos], np.r_[np.zeros(100, bool), np.ones(50, bool)]
+    t = ab.threshold_for(scores, is_oos, ("in_scope_recall", 0.95))
+    assert t < ab.PREDICTED_OOS and t == pytest.approx(0.9)  # every other row answered
+    m = ab.abstain_metrics(scores, is_oos, ~is_oos, threshold=t, resamples=50)
+    assert m["oos_recall"] == pytest.approx(30 / 50)  # the rows predicted oos
+    assert m["in_scope_abstain_rate"] == pytest.approx(10 / 100)
+    logits = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 3.0]])  # class 2 is "oos"
+    got = ab.decide(
+        {"score": "msp", "threshold": 1e12, "oos_label": "oos"}, logits, ["a", "b", "oos"]
+    )
+    assert [a for a, _ in got] == [False, True]
+
+
 def test_metrics_count_abstentions_and_give_intervals():
     scores = np.array([0.1, 0.2, 0.3, 0.9, 0.8, 0.05])
     is_oos = np.array([False, False, False, True, True, False])

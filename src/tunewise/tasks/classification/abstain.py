@@ -79,8 +79,25 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def abstains(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Which rows abstain: a score above the threshold, or a prediction of the explicit
+    out-of-scope class (always, whatever the threshold)."""
+    scores = np.asarray(scores)
+    return (scores > threshold) | (scores >= PREDICTED_OOS)
+
+
 def threshold_for(scores: np.ndarray, is_oos: np.ndarray, target: tuple[str, float]) -> float:
-    """The score above which the model abstains, chosen on dev for ``target``."""
+    """The score above which the model abstains, chosen on dev for ``target``. Rows predicted
+    as the explicit out-of-scope class abstain whatever the threshold, so it is never chosen
+    among them: where they alone already miss the target, every other row is answered."""
+    t = _threshold_for(scores, is_oos, target)
+    finite = scores[scores < PREDICTED_OOS]
+    if t >= PREDICTED_OOS:
+        return float(finite.max()) if len(finite) else 0.0
+    return t
+
+
+def _threshold_for(scores: np.ndarray, is_oos: np.ndarray, target: tuple[str, float]) -> float:
     name, v = target
     ins, oos = scores[~is_oos], scores[is_oos]
     if name != "in_scope_recall" and not len(oos):
@@ -113,7 +130,7 @@ def auroc(scores: np.ndarray, is_oos: np.ndarray) -> float | None:
 
 
 def _point(scores, is_oos, correct, threshold) -> dict:
-    abst = scores > threshold
+    abst = abstains(scores, threshold)
     ins = ~is_oos
     out = {
         "in_scope_accuracy": float((correct & ~abst)[ins].mean()) if ins.any() else None,
@@ -201,4 +218,4 @@ def decide(settings: dict, logits: np.ndarray, labels: list[str], emb=None, bank
     if oos_class is not None:
         score = np.where(logits.argmax(axis=1) == oos_class, PREDICTED_OOS, score)
     t = float(settings["threshold"])
-    return [(bool(s > t), float(s)) for s in score]
+    return [(bool(a), float(s)) for a, s in zip(abstains(score, t), score)]
