@@ -94,6 +94,23 @@ def test_embedding_is_a_mean_over_every_position(tiny_model_dir):
     assert not torch.allclose(e[0], e[1])  # a token after the first changes the embedding
 
 
+def test_head_lr_reaches_the_setfit_head(tiny_model_dir):
+    """train.head_lr sets the rate of the linear head only (it was silently ignored: the
+    wrapper named no pretrained prefix, so no parameter counted as the head)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from tunewise.config import TrainConfig
+    from tunewise.training.loop import build_optimizer
+
+    clf = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    m = setfit_model(clf)
+    opt = build_optimizer(m, TrainConfig(lr=1e-4, head_lr=3e-3))
+    rate = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert rate[id(m.head.weight)] == rate[id(m.head.bias)] == 3e-3
+    body = [rate[id(p)] for p in m.body.parameters()]
+    assert body and set(body) == {1e-4}
+
+
 def test_first_position_shortcut_leaves_setfit_alone(tiny_model_dir):
     """train.first_position_only / the predictor's for_inference patch a BERT classifier's last
     layer to compute [CLS] alone; SetFit mean-pools every position, so it must stay whole."""

@@ -79,6 +79,8 @@ def _model_class():
 
         # mean pooling reads every position of the last layer: never the [CLS]-only shortcut
         reads_every_position = True
+        # the pretrained part: ``body.*``; ``head.*`` is the task head (train.head_lr applies)
+        base_model_prefix = "body"
 
         def __init__(self, classifier):
             super().__init__()
