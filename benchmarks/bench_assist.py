@@ -13,6 +13,9 @@ out-of-scope questions; in-scope accuracy; OOS recall at the dev-chosen threshol
 Part ``faq``: 5-fold cross-validation grouped by answer over all 1,487 questions (``--cv-groups
 5``): BM25, the untuned encoder and the fine-tuned bi-encoder, MRR@10 etc. with intervals.
 
+Part ``recipes``: point 7's candidate recipes (``RECIPES``), in-scope accuracy, no abstention.
+Part ``turn``: latency of a full assistant turn, in process and over HTTP (see ``turn``).
+
     .venv/bin/python benchmarks/bench_assist.py --part intents --seeds 3 --out /tmp/bench-assist
     .venv/bin/python benchmarks/bench_assist.py --part faq --out /tmp/bench-assist
 """
@@ -25,6 +28,8 @@ import csv
 import json
 import os
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -242,6 +247,19 @@ RECIPES = {
         "method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}},
         "train": {"epochs": 10, "lr": 3e-5},
     },
+    "meanpool_bs8_hlr1e3": {
+        "method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}},
+        "train": {"batch_size": 8, "head_lr": 1e-3},
+    },
+    "meanpool_bs4": {
+        "method": {"name": "setfit", "setfit": {"pairs": 2, "head": "end_to_end"}},
+        "train": {"batch_size": 4},
+    },
+    "cosine3k_bs8": {
+        "method": {"name": "setfit", "setfit": {"pairs": 3000, "head": "end_to_end"}},
+        "train": {"batch_size": 8},
+    },
+    "probe_bs8": {"train": {"batch_size": 8}},
     "cosine3k_hlr1e3": {
         "method": {"name": "setfit", "setfit": {"pairs": 3000, "head": "end_to_end"}},
         "train": {"head_lr": 1e-3},
@@ -346,19 +364,216 @@ def faq(a, out: Path) -> dict:
     return rec
 
 
+def faq_heldout_run(a, out: Path, rerank: bool) -> tuple[Path, list[dict]]:
+    """A retriever fine-tuned on bank_faqs less 150 held-out paraphrases (one question of
+    each of the first 150 answers with more than one; every answer stays in the corpus), as
+    the acceptance check splits it; (run, the held-out rows)."""
+    import tunewise
+
+    src = list(csv.DictReader(open(SHARED / "bank_faqs" / "faq.csv", encoding="utf-8")))
+    by = collections.defaultdict(list)
+    for r in src:
+        by[r["answer_id"]].append(r)
+    rng, tr, te = random.Random(0), [], []
+    for _, rs in sorted(by.items(), key=lambda kv: int(kv[0])):
+        rng.shuffle(rs)
+        (te if len(rs) > 1 and len(te) < 150 else tr).append(rs[0])
+        tr.extend(rs[1:])
+    d = out / "data"
+    d.mkdir(parents=True, exist_ok=True)
+    for name, rs in (("faq_train", tr), ("faq_test", te)):
+        with open(d / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["question", "answer"])
+            w.writerows((r["question"], r["answer"]) for r in rs)
+    with open(d / "faq_corpus.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["answer_id", "answer"])
+        first = {}
+        for r in src:
+            first.setdefault(r["answer_id"], r["answer"])
+        w.writerows(sorted(first.items(), key=lambda kv: int(kv[0])))
+    run = out / "runs" / ("faq-heldout-rerank" if rerank else "faq-heldout")
+    if not (run / "metrics.json").is_file():
+        tunewise.train(
+            {
+                "model": {"name": a.model},
+                "data": {
+                    "train": str(d / "faq_train.csv"),
+                    "test": str(d / "faq_test.csv"),
+                    "corpus": str(d / "faq_corpus.csv"),
+                    "text_column": "question",
+                    "text_pair_column": "answer",
+                },
+                "task": {"type": "retrieval", "options": {"rerank": True} if rerank else {}},
+                "train": {"epochs": a.faq_epochs, "seed": 42},
+                "out": str(run),
+            },
+            overwrite=True,
+        )
+    return run, te
+
+
+def faq_heldout(a, out: Path) -> dict:
+    """The 150 held-out paraphrases: BM25, untuned, fine-tuned and, with ``--faq-rerank``,
+    fine-tuned + the cross-encoder reranker, in one run."""
+    t0 = time.time()
+    run, te = faq_heldout_run(a, out, rerank=a.faq_rerank)
+    m = json.loads((run / "metrics.json").read_text())
+    keep = ("mrr_at_10", "recall_at_1", "recall_at_5", "recall_at_10", "ndcg_at_10")
+    rec = {"seconds": round(time.time() - t0, 1), "n": m["test"].get("n"), "held_out": len(te)}
+    rec["fine_tuned"] = {k: m["test"].get(k) for k in keep} | {"ci": m["test"].get("ci")}
+    rec["baselines"] = m.get("baselines")
+    if m.get("reranked"):
+        rec["reranked"] = {k: m["reranked"].get(k) for k in keep} | {"ci": m["reranked"].get("ci")}
+    rec["reranker"] = m.get("reranker")
+    print(json.dumps(rec, indent=1), flush=True)
+    return rec
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def turn(a, out: Path) -> dict:
+    """Latency of a full assistant turn: the intents run ``abstain-SEED`` (trained here if
+    absent) and a FAQ retriever fine-tuned on bank_faqs with 150 held-out paraphrases, built
+    into an assistant; ``--turns`` messages (a third in-scope test questions, a third general
+    out-of-scope, a third held-out FAQ questions), one session each. In process
+    (``assist eval``'s replay: both models and the policy, no store) and over HTTP (``tunewise
+    assist serve``: masking and the SQLite log too), one request at a time."""
+    import httpx
+
+    import tunewise
+    from tunewise.apps.assist.build import build_assistant, load_assistant
+    from tunewise.apps.assist.evaluate import evaluate
+
+    data = intent_data(out)
+    seed = a.first_seed
+    intents_run = out / "runs" / f"abstain-{seed}"
+    if not (intents_run / "metrics.json").is_file():
+        tunewise.train(
+            {
+                "model": {"name": a.model},
+                "data": {
+                    "train": str(data["train"]),
+                    "dev": str(data["dev"]),
+                    "test": str(data["test"]),
+                },
+                "task": {"label_issues": False, "abstain": True, "oos_label": "oos"},
+                "train": {"seed": seed},
+                "out": str(intents_run),
+            },
+            overwrite=True,
+        )
+    faq_run, te = faq_heldout_run(a, out, rerank=False)
+    app = out / "assistant"
+    build_assistant(intents_run, faq_run, app, overwrite=True, echo=lambda *_: None)
+    k = a.turns // 3
+    pick = random.Random(seed)
+    rows = [
+        {"message": t, "intent": y, "faq_id": None} for t, y in pick.sample(data["in_scope"], k)
+    ]
+    rows += [
+        {"message": t, "intent": "oos", "faq_id": None} for t in pick.sample(data["general_oos"], k)
+    ]
+    rows += [
+        {"message": r["question"], "intent": "oos", "faq_id": r["answer_id"]}
+        for r in pick.sample(te, min(k, len(te)))
+    ]
+    pick.shuffle(rows)
+    for i, r in enumerate(rows):
+        r |= {"session_id": f"s{i}", "line": i + 1}
+    assistant = load_assistant(app)
+    evaluate(assistant, rows[:10])  # warm-up: the first calls build caches
+    ev = evaluate(assistant, rows)
+    rec = {
+        "turns": len(rows),
+        "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
+        "in_process": {k: ev["metrics"][k] for k in ("latency_p50_ms", "latency_p95_ms")},
+        "decisions": ev["decisions"],
+        "metrics": {k: v["value"] for k, v in ev["metrics"].items()},
+    }
+    port = _free_port()
+    log = open(out / "assist_serve.log", "w")
+    exe = Path(sys.executable).with_name("tunewise")
+    srv = subprocess.Popen(
+        [
+            str(exe),
+            "assist",
+            "serve",
+            str(app),
+            "--port",
+            str(port),
+            "--db",
+            str(out / "turns.sqlite"),
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(timeout=60) as c:
+            for _ in range(600):
+                try:
+                    if c.get(url + "/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            for r in rows[:10]:
+                c.post(
+                    url + "/v1/assist",
+                    json={"session_id": "w" + r["session_id"], "message": r["message"]},
+                )
+            ms = []
+            for r in rows:
+                t0 = time.perf_counter()
+                resp = c.post(
+                    url + "/v1/assist",
+                    json={"session_id": r["session_id"], "message": r["message"]},
+                )
+                ms.append((time.perf_counter() - t0) * 1000)
+                resp.raise_for_status()
+    finally:
+        srv.terminate()
+        srv.wait(30)
+    ms = np.asarray(ms)
+    rec["http"] = {
+        "latency_p50_ms": float(np.quantile(ms, 0.5)),
+        "latency_p95_ms": float(np.quantile(ms, 0.95)),
+        "mean_ms": float(ms.mean()),
+    }
+    print(json.dumps(rec, indent=1), flush=True)
+    return rec
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("intents", "faq", "recipes"), required=True)
+    ap.add_argument(
+        "--part", choices=("intents", "faq", "faq-heldout", "recipes", "turn"), required=True
+    )
     ap.add_argument("--recipes", default="defaults", help="comma list of " + ",".join(RECIPES))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=42, help="seeds first..first+seeds-1")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--faq-epochs", type=float, default=1.0)
     ap.add_argument("--faq-rerank", action="store_true", help="also fine-tune the reranker")
+    ap.add_argument("--turns", type=int, default=300, help="--part turn: messages replayed")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/assist"))
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    rec = {"intents": intents, "faq": faq, "recipes": recipes}[a.part](a, a.out)
+    rec = {
+        "intents": intents,
+        "faq": faq,
+        "recipes": recipes,
+        "turn": turn,
+        "faq-heldout": faq_heldout,
+    }[a.part](a, a.out)
     (a.out / f"bench_assist_{a.part}.json").write_text(json.dumps(rec, indent=2))
     if a.part in ("intents", "recipes"):
         print(json.dumps(rec["summary"], indent=2))
