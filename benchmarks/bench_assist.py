@@ -41,10 +41,13 @@ SHARED = Path(
 
 
 def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    # whole or not at all: another bench process may be reading the same file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["text", "label"])
         w.writerows(rows)
+    os.replace(tmp, path)
     return path
 
 
