@@ -55,6 +55,7 @@ def test_a_prediction_of_the_oos_class_abstains_whatever_the_threshold():
     m = ab.abstain_metrics(scores, is_oos, ~is_oos, threshold=t, resamples=50)
     assert m["oos_recall"] == pytest.approx(30 / 50)  # the rows predicted oos
     assert m["in_scope_abstain_rate"] == pytest.approx(10 / 100)
+    assert m["fpr_at_95_in_scope_recall"] is None  # no threshold answers 95% of in-scope rows
     logits = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 3.0]])  # class 2 is "oos"
     got = ab.decide(
         {"score": "msp", "threshold": 1e12, "oos_label": "oos"}, logits, ["a", "b", "oos"]

@@ -129,6 +129,16 @@ def auroc(scores: np.ndarray, is_oos: np.ndarray) -> float | None:
     return float(roc_auc_score(is_oos, scores))
 
 
+def _fpr_at(scores, is_oos, recall: float) -> float | None:
+    ins = scores[~is_oos]
+    if not len(ins):
+        return None
+    t = np.quantile(ins, recall, method="higher")
+    if t >= PREDICTED_OOS:
+        return None
+    return float((scores[is_oos] <= t).mean())
+
+
 def _point(scores, is_oos, correct, threshold) -> dict:
     abst = abstains(scores, threshold)
     ins = ~is_oos
@@ -147,12 +157,9 @@ def _point(scores, is_oos, correct, threshold) -> dict:
             "oos_recall": rec,
             "oos_f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
             "auroc": auroc(scores, is_oos),
-            # share of out-of-scope rows answered when 95% of in-scope rows are
-            "fpr_at_95_in_scope_recall": float(
-                (scores[is_oos] <= np.quantile(scores[ins], 0.95, method="higher")).mean()
-            )
-            if ins.any()
-            else None,
+            # share of out-of-scope rows answered when 95% of in-scope rows are; none where
+            # no threshold answers 95% (over 5% of in-scope rows predicted as the oos class)
+            "fpr_at_95_in_scope_recall": _fpr_at(scores, is_oos, 0.95),
         }
     return out
 
