@@ -40,15 +40,27 @@ SHARED = Path(
 )
 
 
-def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
+def _csv(path: Path, header: list[str], rows) -> Path:
     # whole or not at all: another bench process may be reading the same file
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["text", "label"])
+        w.writerow(header)
         w.writerows(rows)
     os.replace(tmp, path)
     return path
+
+
+def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
+    return _csv(path, ["text", "label"], rows)
+
+
+def _faq_corpus(path: Path, src: list[dict]) -> Path:
+    """Every bank_faqs answer once, by id: the corpus of every FAQ run here."""
+    first: dict = {}
+    for r in src:
+        first.setdefault(r["answer_id"], r["answer"])
+    return _csv(path, ["answer_id", "answer"], sorted(first.items(), key=lambda kv: int(kv[0])))
 
 
 def intent_data(out: Path) -> dict:
@@ -327,17 +339,12 @@ def faq(a, out: Path) -> dict:
     src = list(csv.DictReader(open(SHARED / "bank_faqs" / "faq.csv", encoding="utf-8")))
     d = out / "data"
     d.mkdir(parents=True, exist_ok=True)
-    with open(d / "faq_all.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["question", "answer", "answer_id"])
-        w.writerows((r["question"], r["answer"], r["answer_id"]) for r in src)
-    with open(d / "corpus.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["answer_id", "answer"])
-        seen = {}
-        for r in src:
-            seen.setdefault(r["answer_id"], r["answer"])
-        w.writerows(sorted(seen.items(), key=lambda kv: int(kv[0])))
+    _csv(
+        d / "faq_all.csv",
+        ["question", "answer", "answer_id"],
+        ((r["question"], r["answer"], r["answer_id"]) for r in src),
+    )
+    _faq_corpus(d / "corpus.csv", src)
     run = out / "runs" / ("faq-cv-rerank" if a.faq_rerank else "faq-cv")
     opts = {"cv_folds": 5} | ({"rerank": True} if a.faq_rerank else {})
     cfg = {
@@ -385,17 +392,8 @@ def faq_heldout_run(a, out: Path, rerank: bool) -> tuple[Path, list[dict]]:
     d = out / "data"
     d.mkdir(parents=True, exist_ok=True)
     for name, rs in (("faq_train", tr), ("faq_test", te)):
-        with open(d / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["question", "answer"])
-            w.writerows((r["question"], r["answer"]) for r in rs)
-    with open(d / "faq_corpus.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["answer_id", "answer"])
-        first = {}
-        for r in src:
-            first.setdefault(r["answer_id"], r["answer"])
-        w.writerows(sorted(first.items(), key=lambda kv: int(kv[0])))
+        _csv(d / f"{name}.csv", ["question", "answer"], ((r["question"], r["answer"]) for r in rs))
+    _faq_corpus(d / "faq_corpus.csv", src)
     run = out / "runs" / ("faq-heldout-rerank" if rerank else "faq-heldout")
     if not (run / "metrics.json").is_file():
         tunewise.train(
@@ -504,20 +502,9 @@ def turn(a, out: Path) -> dict:
     port = _free_port()
     log = open(out / "assist_serve.log", "w")
     exe = Path(sys.executable).with_name("tunewise")
-    srv = subprocess.Popen(
-        [
-            str(exe),
-            "assist",
-            "serve",
-            str(app),
-            "--port",
-            str(port),
-            "--db",
-            str(out / "turns.sqlite"),
-        ],
-        stdout=log,
-        stderr=log,
-    )
+    db = out / "turns.sqlite"
+    cmd = [str(exe), "assist", "serve", str(app), "--port", str(port), "--db", str(db)]
+    srv = subprocess.Popen(cmd, stdout=log, stderr=log)
     try:
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(timeout=60) as c:
