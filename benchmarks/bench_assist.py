@@ -345,8 +345,9 @@ def faq(a, out: Path) -> dict:
         ((r["question"], r["answer"], r["answer_id"]) for r in src),
     )
     _faq_corpus(d / "corpus.csv", src)
-    run = out / "runs" / ("faq-cv-rerank" if a.faq_rerank else "faq-cv")
-    opts = {"cv_folds": 5} | ({"rerank": True} if a.faq_rerank else {})
+    tag = "".join(f"-{k}{v}" for k, v in sorted(a.faq_options.items()))
+    run = out / "runs" / ("faq-cv-rerank" + tag if a.faq_rerank else "faq-cv")
+    opts = {"cv_folds": 5} | ({"rerank": True} | a.faq_options if a.faq_rerank else {})
     cfg = {
         "model": {"name": a.model},
         "data": {
@@ -375,8 +376,8 @@ def faq(a, out: Path) -> dict:
 
 
 def faq_heldout_run(a, out: Path, rerank: bool) -> tuple[Path, list[dict]]:
-    """A retriever fine-tuned on bank_faqs less 150 held-out paraphrases (one question of
-    each of the first 150 answers with more than one; every answer stays in the corpus), as
+    """A retriever fine-tuned on bank_faqs less its 33 held-out paraphrases (one question of
+    each answer that has more than one; every answer stays in the corpus), as
     the acceptance check splits it; (run, the held-out rows)."""
     import tunewise
 
@@ -394,7 +395,8 @@ def faq_heldout_run(a, out: Path, rerank: bool) -> tuple[Path, list[dict]]:
     for name, rs in (("faq_train", tr), ("faq_test", te)):
         _csv(d / f"{name}.csv", ["question", "answer"], ((r["question"], r["answer"]) for r in rs))
     _faq_corpus(d / "faq_corpus.csv", src)
-    run = out / "runs" / ("faq-heldout-rerank" if rerank else "faq-heldout")
+    tag = "".join(f"-{k}{v}" for k, v in sorted(a.faq_options.items()))
+    run = out / "runs" / ("faq-heldout-rerank" + tag if rerank else "faq-heldout")
     if not (run / "metrics.json").is_file():
         tunewise.train(
             {
@@ -406,7 +408,10 @@ def faq_heldout_run(a, out: Path, rerank: bool) -> tuple[Path, list[dict]]:
                     "text_column": "question",
                     "text_pair_column": "answer",
                 },
-                "task": {"type": "retrieval", "options": {"rerank": True} if rerank else {}},
+                "task": {
+                    "type": "retrieval",
+                    "options": {"rerank": True} | a.faq_options if rerank else {},
+                },
                 "train": {"epochs": a.faq_epochs, "seed": 42},
                 "out": str(run),
             },
@@ -416,7 +421,7 @@ def faq_heldout_run(a, out: Path, rerank: bool) -> tuple[Path, list[dict]]:
 
 
 def faq_heldout(a, out: Path) -> dict:
-    """The 150 held-out paraphrases: BM25, untuned, fine-tuned and, with ``--faq-rerank``,
+    """The 33 held-out paraphrases: BM25, untuned, fine-tuned and, with ``--faq-rerank``,
     fine-tuned + the cross-encoder reranker, in one run."""
     t0 = time.time()
     run, te = faq_heldout_run(a, out, rerank=a.faq_rerank)
@@ -442,7 +447,7 @@ def _free_port() -> int:
 
 def turn(a, out: Path) -> dict:
     """Latency of a full assistant turn: the intents run ``abstain-SEED`` (trained here if
-    absent) and a FAQ retriever fine-tuned on bank_faqs with 150 held-out paraphrases, built
+    absent) and a FAQ retriever fine-tuned on bank_faqs less its 33 held-out paraphrases, built
     into an assistant; ``--turns`` messages (a third in-scope test questions, a third general
     out-of-scope, a third held-out FAQ questions), one session each. In process
     (``assist eval``'s replay: both models and the policy, no store) and over HTTP (``tunewise
@@ -553,6 +558,12 @@ def main() -> None:
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--faq-epochs", type=float, default=1.0)
     ap.add_argument("--faq-rerank", action="store_true", help="also fine-tune the reranker")
+    ap.add_argument(
+        "--faq-options",
+        type=json.loads,
+        default={},
+        help="with --faq-rerank: more task options, JSON (e.g. '{\"rerank_lr\": 1e-4}')",
+    )
     ap.add_argument("--turns", type=int, default=300, help="--part turn: messages replayed")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/assist"))
     a = ap.parse_args()

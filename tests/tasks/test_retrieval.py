@@ -219,13 +219,21 @@ def test_a_trained_reranker_is_evaluated_saved_and_used_by_predict(tiny_model_di
     # listed with two passages is one query with two positives
     assert rec["positives"] >= rec["queries"] > 60
     assert rec["pairs"] == rec["positives"] + 3 * rec["queries"]
-    assert rec["dir"] == "model/reranker" and (r.path / "model" / "reranker").is_dir()
+    # evaluated on dev (which decides whether predict uses it) and on test
     assert set(m["reranked"]) >= {"mrr_at_10", "recall_at_1"} and m["reranked"]["n"] == 21
+    assert m["dev_reranked"]["n"] == m["dev"]["n"]
+    used = m["dev_reranked"]["mrr_at_10"] >= m["dev"]["mrr_at_10"]
+    assert rec["used"] is used and m["checks"]["reranker"]["ok"] is used
+    kept = r.path / "model" / ("reranker" if used else "reranker.unused")
+    assert rec["dir"] == f"model/{kept.name}" and (kept / "config.json").is_file()
     pred = tunewise.load(r.path)
+    assert (pred.rerank_dir is not None) is used
+    pred.task.opts.rerank_model = str(kept)  # the saved cross-encoder, used or not
     q = "what about plot good bad"
     got = pred.predict([q], top_k=5)[0]["passages"]
     # the scores are the saved cross-encoder's, best first, over the bi-encoder's top 20
-    ce = CrossEncoder(str(r.path / "model" / "reranker"), device="cpu")
+    ce = CrossEncoder(str(kept), device="cpu")
+    assert ce.max_seq_length == cfg["model"]["max_length"]  # the length it trained at
     texts = pred.task.corpus.texts
     want = sorted(np.asarray(ce.predict([(q, t) for t in texts])).reshape(-1), reverse=True)
     assert [p["score"] for p in got] == pytest.approx(want[:5], abs=1e-5)
@@ -238,3 +246,42 @@ def test_rerank_and_rerank_model_together_is_one_line(tiny_model_dir, files):
     cfg["task"]["options"] = {"rerank": True, "rerank_model": str(files["tmp"])}
     with pytest.raises(UserError, match="set one of them"):
         tunewise.train(cfg)
+
+
+def _reranked_run(tmp_path, dev_rr: float, dev: float = 0.5):
+    from types import SimpleNamespace
+
+    model = tmp_path / "model"
+    (model / "reranker").mkdir(parents=True)
+    (model / "reranker" / "config.json").write_text("{}")
+    metrics = {
+        "reranker": {"dir": "model/reranker"},
+        "dev": {"mrr_at_10": dev},
+        "dev_reranked": {"mrr_at_10": dev_rr},
+    }
+    said: list[str] = []
+    f = SimpleNamespace(main=True, run=SimpleNamespace(model=model), echo=said.append)
+    return metrics, f, model, said
+
+
+def test_a_reranker_that_ranks_dev_worse_is_not_used(tmp_path):
+    """Seen on bank_faqs: an undertrained cross-encoder took MRR@10 from 0.59 to 0.22; predict
+    (and the assistant on top) must not use such a reranker, and the run must say so."""
+    from types import SimpleNamespace
+
+    from tunewise.tasks.retrieval.evaluate import keep_reranker
+    from tunewise.tasks.retrieval.rerank import reranker_dir
+
+    metrics, f, model, said = _reranked_run(tmp_path, dev_rr=0.30)
+    check = keep_reranker(metrics, f)
+    assert check["ok"] is False and "lowers dev MRR@10 (0.300" in check["message"]
+    assert metrics["reranker"]["used"] is False
+    assert metrics["reranker"]["dir"] == "model/reranker.unused"
+    assert not (model / "reranker").exists() and (model / "reranker.unused").is_dir()
+    assert any("NOT used by predict" in line for line in said)
+    opts = SimpleNamespace(rerank=True, rerank_model=None)
+    assert reranker_dir(model, opts) is None  # predict ranks with the bi-encoder alone
+
+    metrics, f, model, _ = _reranked_run(tmp_path / "good", dev_rr=0.62)
+    assert keep_reranker(metrics, f)["ok"] and metrics["reranker"]["used"] is True
+    assert reranker_dir(model, opts) == str(model / "reranker")

@@ -6,6 +6,7 @@ its rank under every system, the top passages); and the pooling of cross-validat
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,7 @@ def evaluate(task, f) -> dict:
 
         metrics["reranker"] = fit_for_run(task, f, index)
         rerank_dir = str(Path(f.run.model) / RERANKER_DIR)
+    reranked: dict = {}
     outputs, checks = {}, {}
     untuned = (f.extras or {}).get("untuned_ranks") or {}
     for name in ("dev", "test"):
@@ -102,6 +104,17 @@ def evaluate(task, f) -> dict:
         scores, order = search(index, q, DEPTH)
         systems = {"finetuned": ranks_of(order, enc.labels)}
         metrics[name] = summarize(systems["finetuned"], intervals=name == "test")
+        if rerank_dir:
+            f.echo(f"reranking {name}'s top {task.opts.rerank_top} with {rerank_dir}")
+            reordered = rerank(
+                rerank_dir,
+                [e.text for e in exs],
+                corpus.texts,
+                order,
+                task.opts.rerank_top,
+            )
+            systems["reranked"] = ranks_of(reordered, enc.labels)
+            reranked[name] = summarize(systems["reranked"], intervals=name == "test")
         if name != "test":
             continue
         base: dict = {}
@@ -113,24 +126,46 @@ def evaluate(task, f) -> dict:
             base["untuned"] = summarize(systems["untuned"])
         metrics["baselines"] = base
         checks["baselines"] = compare(metrics["test"], base)
-        if rerank_dir:
-            f.echo(f"reranking the top {task.opts.rerank_top} with {rerank_dir}")
-            reordered = rerank(
-                rerank_dir,
-                [e.text for e in exs],
-                corpus.texts,
-                order,
-                task.opts.rerank_top,
-            )
-            systems["reranked"] = ranks_of(reordered, enc.labels)
-            metrics["reranked"] = summarize(systems["reranked"])
+        if "test" in reranked:
+            metrics["reranked"] = reranked["test"]
         if f.main:
             _write(
                 f.run.predictions / f"{name}.jsonl", exs, corpus, enc.labels, systems, order, scores
             )
+    if "dev" in reranked:
+        metrics["dev_reranked"] = reranked["dev"]
+    if task.opts.rerank:
+        checks["reranker"] = keep_reranker(metrics, f)
     metrics["checks"] = checks
     metrics["_outputs"] = outputs
     return metrics
+
+
+def keep_reranker(metrics: dict, f) -> dict:
+    """Whether the reranker this run trained is used by predict: only where it does not lower
+    dev's MRR@10 below the bi-encoder's. One that does is kept as ``model/reranker.unused``
+    (evaluated on test all the same, named so in metrics.json) and said loudly."""
+    from tunewise.tasks.retrieval.rerank import RERANKER_DIR, UNUSED_DIR
+
+    rec = metrics["reranker"]
+    dev, dev_rr = metrics.get("dev"), metrics.get("dev_reranked")
+    if not dev or not dev_rr:
+        rec["used"] = True
+        return {"ok": True, "message": "reranker used; not checked (no dev split)"}
+    a, b = dev_rr["mrr_at_10"], dev["mrr_at_10"]
+    rec["used"] = bool(a >= b)
+    if rec["used"]:
+        return {"ok": True, "message": f"reranker used: dev MRR@10 {a:.3f} vs bi-encoder {b:.3f}"}
+    why = f"it lowers dev MRR@10 ({a:.3f} vs the bi-encoder's {b:.3f})"
+    rec["why_unused"], rec["dir"] = why, f"model/{UNUSED_DIR}"
+    if f.main:
+        os.replace(Path(f.run.model) / RERANKER_DIR, Path(f.run.model) / UNUSED_DIR)
+    unused = Path(f.run.model) / UNUSED_DIR
+    f.echo(
+        f"WARNING reranker NOT used by predict: {why}; kept as model/{UNUSED_DIR} "
+        f"(to use it anyway: task.options.rerank_model={unused})"
+    )
+    return {"ok": False, "message": f"reranker not used: {why}"}
 
 
 def pool_folds(paths: list[Path]) -> dict:

@@ -26,10 +26,14 @@ def rows(metrics: dict) -> list[tuple[str, dict]]:
     where = "cross-validated" if metrics.get("cv") else "test"
     if isinstance(metrics.get("dev"), dict):
         out.append(("fine-tuned (dev)", metrics["dev"]))
+    if isinstance(metrics.get("dev_reranked"), dict):
+        out.append(("fine-tuned + cross-encoder (dev)", metrics["dev_reranked"]))
     if isinstance(metrics.get("test"), dict):
         out.append((f"fine-tuned ({where})", metrics["test"]))
     if isinstance(metrics.get("reranked"), dict):
-        out.append((f"fine-tuned + cross-encoder ({where})", metrics["reranked"]))
+        unused = (metrics.get("reranker") or {}).get("used") is False
+        tag = ", not used by predict" if unused else ""
+        out.append((f"fine-tuned + cross-encoder ({where}{tag})", metrics["reranked"]))
     for name, b in (metrics.get("baselines") or {}).items():
         out.append((f"baseline: {name} ({where})", b))
     return out

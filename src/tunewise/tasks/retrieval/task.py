@@ -53,8 +53,9 @@ class RetrievalOptions(BaseModel):
     """Wrong passages per question in the reranker's training pairs."""
     rerank_epochs: float = Field(1.0, gt=0)
     """Passes over the reranker's pairs."""
-    rerank_lr: float = Field(3e-5, gt=0, lt=1)
-    """The reranker's peak learning rate."""
+    rerank_lr: float | None = Field(None, gt=0, lt=1)
+    """The reranker's peak learning rate; null = the model's recommended rate (1e-4 for
+    minilm, 5e-5 for other models)."""
     rerank_batch_size: int = Field(16, ge=1)
     """(question, passage) pairs per reranker step."""
     cv_folds: int = Field(0, ge=0)
