@@ -449,7 +449,8 @@ def turn(a, out: Path) -> dict:
     """Latency of a full assistant turn: the intents run ``abstain-SEED`` (trained here if
     absent) and a FAQ retriever fine-tuned on bank_faqs less its 33 held-out paraphrases, built
     into an assistant; ``--turns`` messages (a third in-scope test questions, a third general
-    out-of-scope, a third held-out FAQ questions), one session each. In process
+    out-of-scope, and the held-out FAQ questions, at most a third: there are 33), one session
+    each. In process
     (``assist eval``'s replay: both models and the policy, no store) and over HTTP (``tunewise
     assist serve``: masking and the SQLite log too), one request at a time."""
     import httpx
