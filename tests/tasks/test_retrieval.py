@@ -207,6 +207,22 @@ def test_mine_pairs_takes_own_passages_and_the_best_wrong_ones():
     ]
 
 
+def test_mine_pairs_mixes_hard_and_random_negatives():
+    from tunewise.tasks.retrieval.rerank import mine_pairs
+
+    order = np.array([[4, 2, 7, 1], [3, 5, 6, 0]])
+    golds = [{2}, {0, 9}]
+    pairs = mine_pairs(order, golds, negatives=3, hard=1, n_passages=50, seed=0)
+    for q, best in ((0, 4), (1, 3)):
+        neg = [p for i, p, t in pairs if i == q and t == 0.0]
+        assert len(neg) == 3 and neg[0] == best  # the best wrong one, then two drawn
+        assert len(set(neg)) == 3 and not set(neg) & golds[q]
+    assert pairs == mine_pairs(order, golds, negatives=3, hard=1, n_passages=50, seed=0)
+    # hard=0: every negative drawn; never one of the question's own passages
+    rand = mine_pairs(order, golds, negatives=3, hard=0, n_passages=12, seed=1)
+    assert all(p not in golds[i] for i, p, t in rand if t == 0.0)
+
+
 def test_a_trained_reranker_is_evaluated_saved_and_used_by_predict(tiny_model_dir, files):
     from sentence_transformers import CrossEncoder
 

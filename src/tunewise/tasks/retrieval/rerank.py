@@ -25,13 +25,27 @@ RERANKER_DIR = "reranker"
 UNUSED_DIR = "reranker.unused"  # trained, but it ranked dev worse than the bi-encoder
 
 
-def mine_pairs(order: np.ndarray, golds: list[set], negatives: int) -> list[tuple[int, int, float]]:
-    """``(query row, passage index, target)``: each query's own passages (1.0) and its
-    ``negatives`` best-ranked other passages in ``order`` (0.0)."""
+def mine_pairs(
+    order: np.ndarray,
+    golds: list[set],
+    negatives: int,
+    hard: int | None = None,
+    n_passages: int = 0,
+    seed: int = 0,
+) -> list[tuple[int, int, float]]:
+    """``(query row, passage index, target)``: each query's own passages (1.0), then
+    ``negatives`` wrong ones (0.0): its ``hard`` best-ranked other passages in ``order``
+    (all ``negatives`` when None) and the rest drawn at random from ``n_passages`` (seeded)."""
+    hard = negatives if hard is None else min(hard, negatives)
+    rng = np.random.default_rng(seed)
     out = []
     for i, (row, own) in enumerate(zip(order, golds)):
         out.extend((i, int(g), 1.0) for g in sorted(own))
-        wrong = [int(j) for j in row if j >= 0 and int(j) not in own][:negatives]
+        wrong = [int(j) for j in row if j >= 0 and int(j) not in own][:hard]
+        while len(wrong) < negatives and n_passages > len(own) + len(wrong):
+            j = int(rng.integers(n_passages))
+            if j not in own and j not in wrong:
+                wrong.append(j)
         out.extend((i, j, 0.0) for j in wrong)
     return out
 
@@ -181,7 +195,14 @@ def fit_for_run(task, f, index) -> dict:
     for i, ex in enumerate(exs):
         first.setdefault(normalize_text(ex.text), i)
     rows = sorted(first.values())
-    pairs = mine_pairs(order[rows], [own[i] for i in rows], opts.rerank_negatives)
+    pairs = mine_pairs(
+        order[rows],
+        [own[i] for i in rows],
+        opts.rerank_negatives,
+        hard=opts.rerank_hard_negatives,
+        n_passages=len(task.corpus.texts),
+        seed=int(f.cfg.train.seed),
+    )
     out = Path(f.run.model) / RERANKER_DIR
     rec = train_reranker(
         resolve_model(f.cfg.model.name).path,

@@ -51,6 +51,9 @@ class RetrievalOptions(BaseModel):
     saved as ``model/reranker/``: evaluated as ``reranked`` and used by predict."""
     rerank_negatives: int = Field(3, ge=1)
     """Wrong passages per question in the reranker's training pairs."""
+    rerank_hard_negatives: int | None = Field(None, ge=0)
+    """How many of the ``rerank_negatives`` are the fine-tuned bi-encoder's best wrong
+    passages; the rest are drawn at random from the corpus. null = all of them."""
     rerank_epochs: float = Field(1.0, gt=0)
     """Passes over the reranker's pairs."""
     rerank_lr: float | None = Field(None, gt=0, lt=1)
