@@ -207,6 +207,16 @@ def test_mine_pairs_takes_own_passages_and_the_best_wrong_ones():
     ]
 
 
+def test_question_batches_keep_a_questions_pairs_together():
+    from tunewise.tasks.retrieval.rerank import question_batches
+
+    groups = [[0, 1, 2], [3, 4], [5, 6, 7, 8], [9]]
+    batches = question_batches(groups, [5, 9, 2, 7], 2, np.random.default_rng(0))
+    assert sorted(k for b in batches for k in b) == list(range(10))  # each pair once
+    for b in batches:
+        assert all(set(g) <= set(b) or not set(g) & set(b) for g in groups)
+
+
 def test_mine_pairs_mixes_hard_and_random_negatives():
     from tunewise.tasks.retrieval.rerank import mine_pairs
 
@@ -289,11 +299,14 @@ def test_a_reranker_that_ranks_dev_worse_is_not_used(tmp_path):
     from tunewise.tasks.retrieval.rerank import reranker_dir
 
     metrics, f, model, said = _reranked_run(tmp_path, dev_rr=0.30)
+    (model / "reranker.unused").mkdir()  # left by an earlier run into the same folder
+    (model / "reranker.unused" / "old.bin").write_text("old")
     check = keep_reranker(metrics, f)
     assert check["ok"] is False and "lowers dev MRR@10 (0.300" in check["message"]
     assert metrics["reranker"]["used"] is False
     assert metrics["reranker"]["dir"] == "model/reranker.unused"
-    assert not (model / "reranker").exists() and (model / "reranker.unused").is_dir()
+    assert not (model / "reranker").exists()
+    assert sorted(p.name for p in (model / "reranker.unused").iterdir()) == ["config.json"]
     assert any("NOT used by predict" in line for line in said)
     opts = SimpleNamespace(rerank=True, rerank_model=None)
     assert reranker_dir(model, opts) is None  # predict ranks with the bi-encoder alone

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -158,9 +159,10 @@ def keep_reranker(metrics: dict, f) -> dict:
         return {"ok": True, "message": f"reranker used: dev MRR@10 {a:.3f} vs bi-encoder {b:.3f}"}
     why = f"it lowers dev MRR@10 ({a:.3f} vs the bi-encoder's {b:.3f})"
     rec["why_unused"], rec["dir"] = why, f"model/{UNUSED_DIR}"
-    if f.main:
-        os.replace(Path(f.run.model) / RERANKER_DIR, Path(f.run.model) / UNUSED_DIR)
     unused = Path(f.run.model) / UNUSED_DIR
+    if f.main:
+        shutil.rmtree(unused, ignore_errors=True)  # a directory replaces only an empty one
+        os.replace(Path(f.run.model) / RERANKER_DIR, unused)
     f.echo(
         f"WARNING reranker NOT used by predict: {why}; kept as model/{UNUSED_DIR} "
         f"(to use it anyway: task.options.rerank_model={unused})"
