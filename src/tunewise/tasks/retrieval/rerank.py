@@ -66,6 +66,18 @@ def question_batches(groups: list[list[int]], longest: list[int], per_batch: int
     return batches
 
 
+def _padded(rows: list, types: list, idx: list[int], pad: int):
+    """(input_ids, token_type_ids, attention_mask) of rows ``idx``, padded to the longest."""
+    width = max(len(rows[i]) for i in idx)
+    ids = torch.full((len(idx), width), pad, dtype=torch.long)
+    tt = torch.zeros((len(idx), width), dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    for k, i in enumerate(idx):
+        n = len(rows[i])
+        ids[k, :n], tt[k, :n], mask[k, :n] = torch.tensor(rows[i]), torch.tensor(types[i]), 1
+    return ids, tt, mask
+
+
 def train_reranker(
     base_model: str,
     queries: list[str],
@@ -133,17 +145,7 @@ def train_reranker(
             if done >= steps:
                 break
             idx = batches[b]
-            width = max(len(rows[i]) for i in idx)
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            tt = torch.zeros((len(idx), width), dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for k, i in enumerate(idx):
-                n = len(rows[i])
-                ids[k, :n], tt[k, :n], mask[k, :n] = (
-                    torch.tensor(rows[i]),
-                    torch.tensor(types[i]),
-                    1,
-                )
+            ids, tt, mask = _padded(rows, types, idx, pad)
             logits = model(input_ids=ids, token_type_ids=tt, attention_mask=mask).logits[:, 0]
             loss = loss_fn(logits, torch.from_numpy(y[idx]))
             loss.backward()
